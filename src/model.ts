@@ -1,0 +1,285 @@
+/**
+ * The parsed facts every check reads. Parsers in `src/parse/` produce these shapes from any accepted
+ * evidence form (text or JSON of iproute2, iptables-save / -S / -L, nft text or JSON, ...), so a check
+ * never knows which form it came from. Every entry keeps `raw`: the line (or a rendering of the JSON
+ * object in the tool's text form) that a failure quotes as evidence.
+ */
+
+/** A network interface, from `ip -d link show` (text or `-j`) or `ip link`. */
+export interface Link {
+  index?: number
+  name: string
+  /** The `@peer`/`@parent` part of the name (`veth1@if3` → `if3`; `eth0@eth1` → `eth1`), when shown. */
+  parent?: string
+  /** `vxlan`, `bridge`, `veth`, `dummy`, `ipip`, `wireguard`, ... (from `-d` details or `link_info`). */
+  kind?: string
+  mtu: number
+  mac?: string
+  /** Operational state as printed: `UP`, `DOWN`, `UNKNOWN`, `LOWERLAYERDOWN`. */
+  operstate?: string
+  /** Flags between `<` and `>`: `BROADCAST`, `MULTICAST`, `UP`, `LOWER_UP`, ... */
+  flags: string[]
+  /** Administratively up (the `UP` flag). */
+  up: boolean
+  /** Bridge (or bond) the link is enslaved to. */
+  master?: string
+  vxlan?: VxlanInfo
+  raw: string
+}
+
+export interface VxlanInfo {
+  id: number
+  local?: string
+  /** Underlay device name (`dev eth0`), when shown. */
+  dev?: string
+  /** Destination port; iproute2 always prints it in `-d` output (8472 is the Linux default). */
+  dstport?: number
+  learning: boolean
+  gbp: boolean
+  group?: string
+}
+
+/** One address of an interface, from `ip addr` (text or `-j`) or `ifconfig`. */
+export interface Addr {
+  ifname: string
+  family: 'inet' | 'inet6'
+  address: string
+  prefixlen: number
+  scope?: string
+  /** `noprefixroute`, `dynamic`, `deprecated`, `secondary`, ... */
+  flags: string[]
+  raw: string
+}
+
+/** One route, from `ip route` (text or `-j`) or `route -n`. */
+export interface Route {
+  /** `default` or a CIDR (a host route is written with /32 or /128). */
+  dst: string
+  gateway?: string
+  dev?: string
+  onlink: boolean
+  /** `unicast` unless shown (`blackhole`, `unreachable`, `prohibit`, `local`, `broadcast`, ...). */
+  type: string
+  table?: string
+  protocol?: string
+  scope?: string
+  src?: string
+  metric?: number
+  raw: string
+}
+
+/** One neighbour (ARP/NDP) entry, from `ip neigh` (text or `-j`). */
+export interface Neigh {
+  dst: string
+  dev: string
+  lladdr?: string
+  /** `PERMANENT`, `REACHABLE`, `STALE`, `FAILED`, `INCOMPLETE`, `NOARP`, ... */
+  state: string[]
+  raw: string
+}
+
+/** One forwarding-database entry, from `bridge fdb show` (text or `-j`). */
+export interface FdbEntry {
+  mac: string
+  dev: string
+  /** Remote VTEP for vxlan devices. */
+  dst?: string
+  vlan?: number
+  master?: string
+  self: boolean
+  permanent: boolean
+  /** Remaining flags as printed (`static`, `extern_learn`, ...). */
+  flags: string[]
+  raw: string
+}
+
+/** iptables rules of all tables present in the evidence. */
+export interface IptablesRuleset {
+  /** Which form the evidence came in. */
+  form: 'save' | 'S' | 'L'
+  /** `nf_tables` / `legacy` when the capture says so (iptables-save header comment). */
+  backend?: 'nf_tables' | 'legacy'
+  tables: IptTable[]
+}
+
+export interface IptTable {
+  /** `filter`, `nat`, `mangle`, `raw`, `security`. `-S` and `-L` captures without a table name are `filter`. */
+  name: string
+  chains: IptChain[]
+}
+
+export interface IptChain {
+  name: string
+  /** Built-in chains have a policy (`ACCEPT`, `DROP`); user chains do not. */
+  policy?: string
+  rules: IptRule[]
+  raw?: string
+}
+
+/** A match negatable with `!`. */
+export interface Neg<T> {
+  value: T
+  negated: boolean
+}
+
+export interface IptRule {
+  /** In `-A CHAIN ...` form when the source was save/-S; the `-L` line otherwise. */
+  raw: string
+  source?: Neg<string>
+  destination?: Neg<string>
+  /** `tcp`, `udp`, `icmp`, `esp`, `all`, or a number as given. */
+  protocol?: Neg<string>
+  inInterface?: Neg<string>
+  outInterface?: Neg<string>
+  /** Destination port or range (`8472`, `8000:9000`, or a multiport list `500,4500`). */
+  dport?: Neg<string>
+  sport?: Neg<string>
+  /** Conntrack/state matches, e.g. `RELATED,ESTABLISHED`. */
+  ctstate?: Neg<string>
+  /** Other match modules, e.g. `mark`, `comment`, `addrtype`, `set`, `physdev`, with their raw argument text. */
+  matches: {module: string; args: string}[]
+  comment?: string
+  /** `-j` target (`ACCEPT`, `DROP`, `REJECT`, `RETURN`, `MASQUERADE`, a user chain) or `-g` goto. */
+  target?: string
+  targetArgs?: string
+  goto?: boolean
+  /** Packet/byte counters when shown (-L -v, save -c). */
+  packets?: number
+  bytes?: number
+}
+
+/** nftables ruleset, from `nft list ruleset` or `nft -j list ruleset`. */
+export interface NftRuleset {
+  form: 'text' | 'json'
+  tables: NftTable[]
+}
+
+export interface NftTable {
+  /** `ip`, `ip6`, `inet`, `arp`, `bridge`, `netdev`. */
+  family: string
+  name: string
+  chains: NftChain[]
+}
+
+export interface NftChain {
+  name: string
+  /** Base chains only. */
+  type?: string
+  hook?: string
+  /** Numeric priority (named priorities resolved: filter 0, srcnat 100, dstnat -100, raw -300, mangle -150, security 50). */
+  priority?: number
+  policy?: string
+  rules: NftRule[]
+}
+
+export interface NftRule {
+  /** The rule's text as `nft list ruleset` prints it (rendered from JSON for JSON captures). */
+  raw: string
+  /** Matches understood well enough to evaluate; anything else is kept in `other` so an evaluator can say "maybe". */
+  saddr?: Neg<string[]>
+  daddr?: Neg<string[]>
+  /** `ip protocol` / `meta l4proto` / implied by `udp dport`. */
+  l4proto?: Neg<string[]>
+  dport?: Neg<string[]>
+  sport?: Neg<string[]>
+  iifname?: Neg<string[]>
+  oifname?: Neg<string[]>
+  ctstate?: Neg<string[]>
+  /** Unparsed match expressions, in text form. */
+  other: string[]
+  /** `accept`, `drop`, `reject`, `return`, `jump`, `goto`, `masquerade`, `snat`, `dnat`, `counter-only` (no verdict). */
+  verdict?: string
+  /** For `jump`/`goto`. */
+  target?: string
+  comment?: string
+}
+
+/** One IPsec SA, from `ip xfrm state`. */
+export interface XfrmState {
+  src: string
+  dst: string
+  proto: string
+  spi: string
+  reqid?: number
+  mode?: string
+  /** Selector when shown (`sel src ... dst ...`). */
+  sel?: {src: string; dst: string}
+  /** Algorithm lines (`aead rfc4106(gcm(aes)) 0x... 128`), kept verbatim so collect can redact keys. */
+  algorithms: string[]
+  raw: string
+}
+
+/** One IPsec policy, from `ip xfrm policy`. */
+export interface XfrmPolicy {
+  src: string
+  dst: string
+  dir: 'in' | 'out' | 'fwd'
+  priority?: number
+  ptype?: string
+  tmpls: {src: string; dst: string; proto: string; reqid?: number; mode?: string}[]
+  raw: string
+}
+
+/** `key = value` settings from `sysctl -a` (keys in dotted form: `net.ipv4.ip_forward`). */
+export interface Sysctls {
+  values: Map<string, string>
+  raw: Map<string, string>
+}
+
+/** `ethtool -k DEV` */
+export interface EthtoolFeatures {
+  device?: string
+  features: Map<string, {on: boolean; fixed: boolean; raw: string}>
+}
+
+/** `/run/flannel/subnet.env` */
+export interface SubnetEnv {
+  /** In file order; later duplicates win in `values`. */
+  entries: {key: string; value: string; line: number; raw: string}[]
+  values: Record<string, string>
+  /** Lines that are not `KEY=value` (kept to report them). */
+  malformed: {line: number; raw: string}[]
+}
+
+/** A file under /etc/cni/net.d. */
+export interface CniConfigFile {
+  name: string
+  text: string
+  /** Parsed JSON, or the syntax error. */
+  json?: unknown
+  error?: string
+}
+
+export interface KernelInfo {
+  release: string
+  machine?: string
+  raw: string
+}
+
+export interface KubeNodeAddress {
+  type: string
+  address: string
+}
+
+/** A Kubernetes Node, reduced to what flannel and the checks use. */
+export interface KubeNode {
+  name: string
+  podCIDR?: string
+  podCIDRs: string[]
+  addresses: KubeNodeAddress[]
+  annotations: Record<string, string>
+  labels: Record<string, string>
+  /** From `status.nodeInfo`. */
+  kernelVersion?: string
+  osImage?: string
+  operatingSystem?: string
+  architecture?: string
+  /** True when the evidence had only name + podCIDR (podcidrs.txt). */
+  partial?: boolean
+}
+
+/** A log file (free text), split into lines. */
+export interface LogFile {
+  name: string
+  lines: string[]
+}
