@@ -158,6 +158,9 @@ export interface NftTable {
   /** `ip`, `ip6`, `inet`, `arp`, `bridge`, `netdev`. */
   family: string
   name: string
+  /** True for tables that iptables-nft owns (`# Warning: table ip filter is managed by iptables-nft`, or
+   * the JSON metainfo): their rules are the iptables rules, evaluated from the iptables evidence. */
+  managedByIptables?: boolean
   chains: NftChain[]
 }
 
