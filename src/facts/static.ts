@@ -3,8 +3,13 @@ import type {Avail, FactKey, FactTypes, Facts} from './types.js'
 export type StaticFactInput = {[K in FactKey]?: FactTypes[K] | Avail<FactTypes[K]>}
 
 function isAvail(v: unknown): v is Avail<unknown> {
-  return typeof v === 'object' && v !== null && 'ok' in v && typeof (v as {ok: unknown}).ok === 'boolean' &&
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    'ok' in v &&
+    typeof (v as {ok: unknown}).ok === 'boolean' &&
     ('value' in v || 'state' in v)
+  )
 }
 
 /**

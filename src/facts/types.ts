@@ -23,13 +23,7 @@ import type {NetConfFact} from '../parse/netconf.js'
  * the fault itself, e.g. subnet.env); every other state means "could not look".
  */
 export type Unavailable =
-  | 'absent'
-  | 'not-collected'
-  | 'permission'
-  | 'not-installed'
-  | 'timeout'
-  | 'error'
-  | 'unparseable'
+  'absent' | 'not-collected' | 'permission' | 'not-installed' | 'timeout' | 'error' | 'unparseable'
 
 /** A fact as a check sees it: the parsed value with where it came from, or why it is not there. */
 export type Avail<T> =

@@ -99,7 +99,7 @@ export function formatIP(family: Family, v: bigint): string {
   // Longest run of zero groups (length ≥ 2) becomes '::' (RFC 5952).
   let bestStart = -1
   let bestLen = 0
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (groups[i] !== 0) {
       i++
       continue

@@ -23,7 +23,11 @@ export const fail = (severity: Severity, message: string, x?: FindingExtra): Fin
   ...extra(x),
 })
 export const skip = (message: string, x?: FindingExtra): Finding => ({status: 'skip', message, ...extra(x)})
-export const unknown = (message: string, x?: FindingExtra): Finding => ({status: 'unknown', message, ...extra(x)})
+export const unknown = (message: string, x?: FindingExtra): Finding => ({
+  status: 'unknown',
+  message,
+  ...extra(x),
+})
 
 /** The `unknown` finding for a fact that is not available, worded for a person. */
 export function unavailable(what: string, a: Extract<Avail<unknown>, {ok: false}>): Finding {
