@@ -24,7 +24,10 @@ export interface Link {
   /** Bridge (or bond) the link is enslaved to. */
   master?: string
   vxlan?: VxlanInfo
+  /** The header line (`3: flannel.1: <...> mtu 1450 ... state UNKNOWN ...`), or its rendering from JSON. */
   raw: string
+  /** The kind-specific details line (`vxlan id 1 local 10.99.0.11 dev eth0 ... dstport 8472 nolearning ...`), when shown. */
+  detailRaw?: string
 }
 
 export interface VxlanInfo {
