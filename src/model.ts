@@ -40,6 +40,8 @@ export interface VxlanInfo {
   learning: boolean
   gbp: boolean
   group?: string
+  /** Unicast default remote (`remote 10.0.0.2`); flannel never sets one. */
+  remote?: string
 }
 
 /** One address of an interface, from `ip addr` (text or `-j`) or `ifconfig`. */
@@ -68,7 +70,16 @@ export interface Route {
   scope?: string
   src?: string
   metric?: number
+  /** Multipath routes (`nexthop via ... dev ...` lines / JSON `nexthops`); `gateway`/`dev` above are the first's. */
+  nexthops?: RouteNexthop[]
   raw: string
+}
+
+export interface RouteNexthop {
+  gateway?: string
+  dev?: string
+  weight?: number
+  onlink: boolean
 }
 
 /** One neighbour (ARP/NDP) entry, from `ip neigh` (text or `-j`). */
@@ -78,6 +89,8 @@ export interface Neigh {
   lladdr?: string
   /** `PERMANENT`, `REACHABLE`, `STALE`, `FAILED`, `INCOMPLETE`, `NOARP`, ... */
   state: string[]
+  /** `router`, `proxy`, `extern_learn`, ... when shown. */
+  flags?: string[]
   raw: string
 }
 
@@ -103,6 +116,10 @@ export interface IptablesRuleset {
   /** `nf_tables` / `legacy` when the capture says so (iptables-save header comment). */
   backend?: 'nf_tables' | 'legacy'
   tables: IptTable[]
+  /** iptables-nft printed `# Warning: iptables-legacy tables present, use iptables-legacy(-save) to see them`. */
+  legacyTablesPresent?: boolean
+  /** `iptables -L` without `-v`: the in/out interface columns (and so interface matches) are not shown. */
+  ifacesHidden?: boolean
 }
 
 export interface IptTable {
@@ -161,10 +178,21 @@ export interface NftTable {
   /** `ip`, `ip6`, `inet`, `arp`, `bridge`, `netdev`. */
   family: string
   name: string
-  /** True for tables that iptables-nft owns (`# Warning: table ip filter is managed by iptables-nft`, or
-   * the JSON metainfo): their rules are the iptables rules, evaluated from the iptables evidence. */
+  /** True for tables that iptables-nft owns (`# Warning: table ip filter is managed by iptables-nft`; in
+   * JSON, which has no such marker, `xt` expressions; or iptables' layout: an iptables table name whose base
+   * chains are all upper-case built-ins): their rules are the iptables rules, evaluated from the iptables evidence. */
   managedByIptables?: boolean
   chains: NftChain[]
+  comment?: string
+  /** Named sets with the elements the capture lists (used to resolve `@name` in rules). */
+  sets?: NftSet[]
+}
+
+export interface NftSet {
+  name: string
+  /** `ipv4_addr`, `inet_service`, ... */
+  type?: string
+  elements: string[]
 }
 
 export interface NftChain {
@@ -176,6 +204,8 @@ export interface NftChain {
   priority?: number
   policy?: string
   rules: NftRule[]
+  /** Base chains: the `type ... hook ... priority ...; policy ...;` line (rendered for JSON captures). */
+  raw?: string
 }
 
 export interface NftRule {
@@ -198,6 +228,8 @@ export interface NftRule {
   /** For `jump`/`goto`. */
   target?: string
   comment?: string
+  /** `# handle N` (nft -a) or the JSON handle. */
+  handle?: number
 }
 
 /** One IPsec SA, from `ip xfrm state`. */
@@ -212,6 +244,8 @@ export interface XfrmState {
   sel?: {src: string; dst: string}
   /** Algorithm lines (`aead rfc4106(gcm(aes)) 0x... 128`), kept verbatim so collect can redact keys. */
   algorithms: string[]
+  /** 1-based line of the `src ... dst ...` header in the capture. */
+  line?: number
   raw: string
 }
 
@@ -223,6 +257,12 @@ export interface XfrmPolicy {
   priority?: number
   ptype?: string
   tmpls: {src: string; dst: string; proto: string; reqid?: number; mode?: string}[]
+  /** The kernel's per-socket bypass policies (`socket in priority 0`); never flannel's. */
+  socket?: boolean
+  /** `action block` when shown (default allow). */
+  action?: string
+  /** 1-based line of the `src ... dst ...` header in the capture. */
+  line?: number
   raw: string
 }
 
@@ -230,6 +270,8 @@ export interface XfrmPolicy {
 export interface Sysctls {
   values: Map<string, string>
   raw: Map<string, string>
+  /** Keys the capture says do not exist (`sysctl: cannot stat /proc/sys/...: No such file or directory`), with that line. */
+  missing?: Map<string, string>
 }
 
 /** `ethtool -k DEV` */
@@ -243,8 +285,8 @@ export interface SubnetEnv {
   /** In file order; later duplicates win in `values`. */
   entries: {key: string; value: string; line: number; raw: string}[]
   values: Record<string, string>
-  /** Lines that are not `KEY=value` (kept to report them). */
-  malformed: {line: number; raw: string}[]
+  /** Lines that are not `KEY=value` (kept to report them), or that the CNI plugin would misread (`reason`). */
+  malformed: {line: number; raw: string; reason?: string}[]
 }
 
 /** A file under /etc/cni/net.d. */
@@ -254,6 +296,11 @@ export interface CniConfigFile {
   /** Parsed JSON, or the syntax error. */
   json?: unknown
   error?: string
+  /** 1-based position of the syntax error, when known. */
+  errorLine?: number
+  errorColumn?: number
+  /** Why libcni does not load this file at all (wrong extension, subdirectory); absent for loaded files. */
+  ignored?: string
 }
 
 export interface KernelInfo {
@@ -282,10 +329,38 @@ export interface KubeNode {
   architecture?: string
   /** True when the evidence had only name + podCIDR (podcidrs.txt). */
   partial?: boolean
+  /** True when the evidence gave no name (`{.items[*].spec.podCIDR}` prints CIDRs only): `name` is a placeholder. */
+  nameUnknown?: boolean
+  /** `status.conditions` (flannel sets `NetworkUnavailable=False`, reason `FlannelIsUp`). */
+  conditions?: KubeNodeCondition[]
+}
+
+export interface KubeNodeCondition {
+  type: string
+  status: string
+  reason?: string
+  message?: string
 }
 
 /** A log file (free text), split into lines. */
 export interface LogFile {
   name: string
   lines: string[]
+  /** The same lines with their prefixes understood (klog, kubectl --timestamps, CRI, docker json, syslog, dmesg). */
+  entries?: LogLine[]
+}
+
+export interface LogLine {
+  /** 1-based line number in the file. */
+  n: number
+  /** The line as it is in the file (the evidence). */
+  raw: string
+  /** The message text with every recognised prefix removed and escaped quotes (`\\"`) unescaped. */
+  text: string
+  /** klog / logrus / CRI severity when shown: `I`, `W`, `E`, `F`. */
+  level?: 'I' | 'W' | 'E' | 'F'
+  /** Timestamp as printed, when there was one. */
+  time?: string
+  /** `main.go:330` (klog) or the syslog program (`kubelet[123]`), when shown. */
+  origin?: string
 }

@@ -27,6 +27,8 @@ export interface Finding {
   fix?: string[]
   /** For unknown/skip: how to get the evidence (`run as root`, `pass --nodes-file`). */
   hint?: string
+  /** Where in a file the finding points (net-conf.json / manifest line and column), for SARIF and editors. */
+  location?: {file: string; line: number; column?: number}
 }
 
 export interface CheckDef {

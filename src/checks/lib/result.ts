@@ -6,6 +6,7 @@ export interface FindingExtra {
   evidence?: Evidence[]
   fix?: string[]
   hint?: string
+  location?: {file: string; line: number; column?: number}
 }
 
 function extra(x: FindingExtra | undefined): Omit<Finding, 'status' | 'message'> {
@@ -13,6 +14,7 @@ function extra(x: FindingExtra | undefined): Omit<Finding, 'status' | 'message'>
   if (x?.subject !== undefined) out.subject = x.subject
   if (x?.fix !== undefined && x.fix.length > 0) out.fix = x.fix
   if (x?.hint !== undefined) out.hint = x.hint
+  if (x?.location !== undefined) out.location = x.location
   return out
 }
 

@@ -1,0 +1,122 @@
+import {Command, Flags} from '@oclif/core'
+
+import {CHECKS} from '../checks/registry.js'
+import {
+  abortedReport,
+  runDoctor,
+  selectChecks,
+  SelectionError,
+  type DoctorReport,
+  type FailOn,
+} from '../engine/doctor.js'
+import {bundleSource, liveSource, type EvidenceSource} from '../facts/sources.js'
+import {BundleError, readBundle} from '../host/bundle-reader.js'
+import {nodeFs} from '../host/fs.js'
+import {execaRunner} from '../host/runner.js'
+import {renderReport, type OutputFormat} from '../report/render.js'
+import {VERSION} from '../version.js'
+
+const list = (v: string[] | undefined): string[] =>
+  (v ?? [])
+    .flatMap((x) => x.split(','))
+    .map((x) => x.trim())
+    .filter(Boolean)
+
+export default class Doctor extends Command {
+  static override summary = 'Check a flannel node and its cluster, live or from a support bundle'
+  static override description = `Collects the evidence once (live on this host, inside --netns, or from --bundle), runs every check of the catalogue (flannelctl checks) over it, and reports each failure with its evidence and a fix.
+
+Exit codes: 0 healthy; 1 a finding at or above --fail-on; 2 usage error (bad flag, unreadable bundle); 3 incomplete (nothing failed, but some evidence could not be looked at, e.g. not root).`
+  static override examples = [
+    '<%= config.bin %> doctor',
+    '<%= config.bin %> doctor --bundle ./node-1.tar.gz',
+    '<%= config.bin %> doctor --netns flt-lab-node1 --net-conf net-conf.json --nodes-file nodes.json',
+    '<%= config.bin %> doctor --bundle ./b --only node --fail-on warning --junit report.xml',
+    '<%= config.bin %> doctor --bundle ./b --json > report.json',
+  ]
+  static override enableJsonFlag = true
+  static override flags = {
+    bundle: Flags.string({
+      char: 'b',
+      summary: 'Read evidence from a bundle folder or .tar.gz instead of this host',
+    }),
+    netns: Flags.string({summary: 'Take live evidence inside this named network namespace'}),
+    'net-conf': Flags.string({
+      summary: 'net-conf.json, a kube-flannel-cfg ConfigMap, or a whole kube-flannel manifest',
+    }),
+    'subnet-env': Flags.string({summary: 'Path of subnet.env (default /run/flannel/subnet.env)'}),
+    'nodes-file': Flags.string({summary: 'Nodes as `kubectl get nodes -o json|yaml` output'}),
+    'node-name': Flags.string({
+      summary: "This node's Kubernetes name (default: NODE_NAME, the hostname, or matched by address)",
+    }),
+    'cni-dir': Flags.string({summary: 'CNI configuration folder (default /etc/cni/net.d)'}),
+    log: Flags.string({summary: 'A flannel/kubelet log file to scan (repeatable)', multiple: true}),
+    only: Flags.string({
+      summary: 'Run only these checks or areas (comma-separated or repeated)',
+      multiple: true,
+    }),
+    skip: Flags.string({summary: 'Skip these checks or areas', multiple: true}),
+    'fail-on': Flags.string({
+      summary: 'Lowest level that makes the exit code 1',
+      options: ['error', 'warning'],
+      default: 'error',
+    }),
+    output: Flags.string({
+      char: 'o',
+      summary: 'Output format',
+      options: ['table', 'json', 'junit', 'github'],
+      default: 'table',
+    }),
+    junit: Flags.string({summary: 'Also write a JUnit XML report to this file'}),
+    verbose: Flags.boolean({char: 'v', summary: 'Show passing findings and their evidence too'}),
+    timeout: Flags.integer({
+      summary: 'Time limit for each live probe, in milliseconds',
+      default: 5000,
+      min: 100,
+    }),
+  }
+
+  async run(): Promise<DoctorReport> {
+    const {flags} = await this.parse(Doctor)
+    const failOn = flags['fail-on'] as FailOn
+    const format: OutputFormat = this.jsonEnabled() ? 'json' : (flags.output as OutputFormat)
+    const meta = {failOn, version: VERSION, now: new Date()}
+    let report: DoctorReport
+    let source: EvidenceSource | undefined
+    try {
+      const checks = selectChecks(CHECKS, list(flags.only), list(flags.skip))
+      if (flags.bundle !== undefined) {
+        if (flags.netns) throw new SelectionError('--bundle and --netns exclude each other')
+        source = bundleSource(flags.bundle, await readBundle(flags.bundle))
+      } else {
+        const o: Parameters<typeof liveSource>[2] = {timeoutMs: flags.timeout}
+        if (flags.netns) o.netns = flags.netns
+        if (flags['net-conf']) o.netConfPath = flags['net-conf']
+        if (flags['subnet-env']) o.subnetEnvPath = flags['subnet-env']
+        if (flags['nodes-file']) o.nodesFile = flags['nodes-file']
+        if (flags['node-name']) o.nodeName = flags['node-name']
+        if (flags['cni-dir']) o.cniDir = flags['cni-dir']
+        if (flags.log) o.logFiles = flags.log
+        source = liveSource(execaRunner(flags.timeout), nodeFs, o)
+      }
+      report = await runDoctor(source, {checks, failOn, version: VERSION})
+    } catch (e) {
+      if (!(e instanceof SelectionError || e instanceof BundleError)) throw e
+      // Bad input: still leave a JUnit/JSON result for CI, with a synthetic failed case.
+      report = abortedReport(e.message, {
+        ...meta,
+        origin: source?.origin ?? (flags.bundle ? `bundle ${flags.bundle}` : 'live'),
+      })
+      if (flags.junit) await nodeFs.writeAtomic(flags.junit, renderReport(report, 'junit'))
+      if (format === 'json') {
+        process.exitCode = 2
+        return report
+      }
+      this.error(e.message, {exit: 2})
+    }
+    if (flags.junit) await nodeFs.writeAtomic(flags.junit, renderReport(report, 'junit'))
+    process.exitCode = report.exitCode
+    if (format !== 'json') process.stdout.write(renderReport(report, format, {verbose: flags.verbose}))
+    return report
+  }
+}

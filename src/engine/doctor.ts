@@ -1,0 +1,171 @@
+/**
+ * select → prefetch facts → evaluate → report. The only place where checks meet evidence; checks stay
+ * pure, and this function never prints (the command renders the returned report).
+ */
+import {collectFacts} from '../facts/store.js'
+import type {EvidenceSource} from '../facts/sources.js'
+import type {FactKey, Facts} from '../facts/types.js'
+import type {CheckDef, Finding, Status} from '../checks/types.js'
+
+export const REPORT_SCHEMA = 'flannelctl/doctor-report'
+export const REPORT_SCHEMA_VERSION = 1
+
+export type FailOn = 'error' | 'warning'
+
+export interface CheckResult {
+  id: string
+  area: string
+  title: string
+  severity: string
+  status: Status
+  findings: Finding[]
+}
+
+export interface Summary {
+  ok: number
+  error: number
+  warning: number
+  info: number
+  unknown: number
+  skip: number
+}
+
+export interface DoctorReport {
+  schema: typeof REPORT_SCHEMA
+  schemaVersion: typeof REPORT_SCHEMA_VERSION
+  tool: {name: 'flannelctl'; version: string}
+  generatedAt: string
+  origin: string
+  node?: string
+  failOn: FailOn
+  /** `failed`: a check at or above failOn; `incomplete`: nothing failed but something could not be looked at. */
+  result: 'healthy' | 'failed' | 'incomplete'
+  exitCode: 0 | 1 | 3
+  summary: Summary
+  checks: CheckResult[]
+}
+
+/** Order of importance, for the status of a check with several findings. */
+const RANK: Record<Status, number> = {error: 5, warning: 4, unknown: 3, info: 2, ok: 1, skip: 0}
+
+export function worst(findings: readonly Finding[]): Status {
+  let s: Status = 'skip'
+  for (const f of findings) if (RANK[f.status] > RANK[s]) s = f.status
+  return s
+}
+
+export class SelectionError extends Error {
+  override readonly name = 'SelectionError'
+}
+
+/** `--only` / `--skip` by id (`node.mtu`) or area (`node`). Unknown names are a usage error. */
+export function selectChecks(
+  all: readonly CheckDef[],
+  only: readonly string[],
+  skip: readonly string[],
+): CheckDef[] {
+  const areas = new Set(all.map((c) => c.area))
+  const ids = new Set(all.map((c) => c.id))
+  for (const name of [...only, ...skip]) {
+    if (!ids.has(name) && !areas.has(name as CheckDef['area'])) {
+      const near = [...ids]
+        .filter((id) => id.includes(name) || name.includes(id.split('.')[1] ?? '#'))
+        .slice(0, 3)
+      throw new SelectionError(
+        `unknown check or area '${name}'${near.length ? ` (did you mean ${near.join(', ')}?)` : ''}; see 'flannelctl checks'`,
+      )
+    }
+  }
+  const hit = (c: CheckDef, list: readonly string[]) => list.includes(c.id) || list.includes(c.area)
+  return all.filter((c) => (only.length === 0 || hit(c, only)) && !hit(c, skip))
+}
+
+export function evaluate(checks: readonly CheckDef[], facts: Facts): CheckResult[] {
+  return checks.map((c) => {
+    let findings: Finding[]
+    try {
+      findings = c.evaluate(facts)
+      if (findings.length === 0) findings = [{status: 'skip', message: 'nothing to check', evidence: []}]
+    } catch (e) {
+      // A check must never take the run down; a thrown error is our bug, reported as "could not look".
+      findings = [
+        {
+          status: 'unknown',
+          message: `The check failed internally: ${(e as Error).message}`,
+          evidence: [],
+          hint: 'please report this with the bundle',
+        },
+      ]
+    }
+    return {id: c.id, area: c.area, title: c.title, severity: c.severity, status: worst(findings), findings}
+  })
+}
+
+export function summarize(results: readonly CheckResult[]): Summary {
+  const s: Summary = {ok: 0, error: 0, warning: 0, info: 0, unknown: 0, skip: 0}
+  for (const r of results) s[r.status]++
+  return s
+}
+
+export function verdict(summary: Summary, failOn: FailOn): Pick<DoctorReport, 'result' | 'exitCode'> {
+  const failed = summary.error > 0 || (failOn === 'warning' && summary.warning > 0)
+  if (failed) return {result: 'failed', exitCode: 1}
+  if (summary.unknown > 0) return {result: 'incomplete', exitCode: 3}
+  return {result: 'healthy', exitCode: 0}
+}
+
+export interface DoctorOptions {
+  checks: readonly CheckDef[]
+  failOn: FailOn
+  version: string
+  now?: Date
+}
+
+export async function runDoctor(source: EvidenceSource, opts: DoctorOptions): Promise<DoctorReport> {
+  const needs = new Set<FactKey>(['host'])
+  for (const c of opts.checks) for (const k of c.needs) needs.add(k)
+  const {facts, host} = await collectFacts(source, needs)
+  return buildReport(evaluate(opts.checks, facts), {
+    origin: source.origin,
+    failOn: opts.failOn,
+    version: opts.version,
+    now: opts.now ?? new Date(),
+    ...(host.nodeName ? {node: host.nodeName} : {}),
+  })
+}
+
+export function buildReport(
+  checks: CheckResult[],
+  o: {origin: string; failOn: FailOn; version: string; now: Date; node?: string},
+): DoctorReport {
+  const summary = summarize(checks)
+  const report: DoctorReport = {
+    schema: REPORT_SCHEMA,
+    schemaVersion: REPORT_SCHEMA_VERSION,
+    tool: {name: 'flannelctl', version: o.version},
+    generatedAt: o.now.toISOString(),
+    origin: o.origin,
+    failOn: o.failOn,
+    ...verdict(summary, o.failOn),
+    summary,
+    checks,
+  }
+  if (o.node !== undefined) report.node = o.node
+  return report
+}
+
+/** A report for a run that could not start (bad bundle, bad flags after parsing): JUnit/JSON still get a result. */
+export function abortedReport(
+  reason: string,
+  o: {origin: string; failOn: FailOn; version: string; now: Date},
+): DoctorReport {
+  const check: CheckResult = {
+    id: 'doctor.run',
+    area: 'doctor',
+    title: 'The doctor could run',
+    severity: 'error',
+    status: 'error',
+    findings: [{status: 'error', message: reason, evidence: []}],
+  }
+  return buildReport([check], o)
+}

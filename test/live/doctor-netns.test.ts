@@ -1,0 +1,167 @@
+/**
+ * Live doctor against real kernel state: a namespace made to look like a healthy flannel vxlan node
+ * passes `doctor --netns`; each injected fault gives exactly its expected check id; doctor changes
+ * nothing; and without root it completes with `unknown` ("run as root") and exit 3.
+ * Root only; every namespace is removed in `after`, also when a test fails.
+ */
+import assert from 'node:assert/strict'
+import {after, before, describe, test} from 'node:test'
+
+import type {DoctorReport} from '../../src/engine/doctor.js'
+import {cli} from '../support/cli.js'
+import {FAULTS} from '../support/faults.js'
+import {buildCluster, netnsSupport, removeNamespaces, snapshot, type Cluster} from '../support/netns.js'
+import {assertValidReport} from '../support/schema.js'
+
+const PREFIX = 'flt-lv-'
+const support = await netnsSupport()
+const skip = support.ok ? false : support.why
+
+function args(c: Cluster, extra: string[] = []): string[] {
+  const f = c.files('node-1')
+  return [
+    'doctor',
+    '--netns',
+    c.nsOf('node-1'),
+    '--net-conf',
+    f.netConf,
+    '--subnet-env',
+    f.subnetEnv,
+    '--nodes-file',
+    f.nodesFile,
+    '--cni-dir',
+    f.cniDir,
+    '--node-name',
+    'node-1',
+    '--skip',
+    'logs',
+    '--json',
+    ...extra,
+  ]
+}
+
+async function doctor(c: Cluster): Promise<{report: DoctorReport; code: number}> {
+  const r = await cli(args(c))
+  assert.ok(r.stdout.trim().startsWith('{'), `doctor printed JSON (stderr: ${r.stderr})`)
+  const report = JSON.parse(r.stdout) as DoctorReport
+  assertValidReport(report)
+  return {report, code: r.code}
+}
+
+const failingIds = (r: DoctorReport) =>
+  r.checks
+    .filter((c) => c.status === 'error' || c.status === 'warning')
+    .map((c) => c.id)
+    .sort()
+
+const explainFailures = (r: DoctorReport) =>
+  r.checks
+    .filter((c) => c.status !== 'ok' && c.status !== 'skip')
+    .map((c) => `${c.id} ${c.status}: ${c.findings.map((f) => f.message).join(' | ')}`)
+    .join('\n')
+
+describe('live doctor in a network namespace', {skip}, () => {
+  before(() => removeNamespaces(PREFIX))
+  after(() => removeNamespaces(PREFIX))
+
+  test('a healthy vxlan node passes and doctor changes nothing', async () => {
+    const c = await buildCluster({prefix: PREFIX})
+    try {
+      const ns = c.nsOf('node-1')
+      const before = await snapshot(ns)
+      const {report, code} = await doctor(c)
+      assert.deepEqual(failingIds(report), [], explainFailures(report))
+      assert.equal(report.summary.unknown, 0, explainFailures(report))
+      assert.equal(code, 0)
+      assert.equal(await snapshot(ns), before, 'doctor must not change the namespace')
+    } finally {
+      await c.destroy()
+    }
+  })
+
+  for (const f of FAULTS) {
+    test(`fault ${f.name} → ${f.expect.join(', ')}`, async () => {
+      const c = await buildCluster({prefix: PREFIX, backend: f.backend ?? 'vxlan'})
+      try {
+        const baseline = (await doctor(c)).report
+        await f.apply(c)
+        const ns = c.nsOf('node-1')
+        const before = await snapshot(ns)
+        const {report, code} = await doctor(c)
+        assert.equal(await snapshot(ns), before, 'doctor must not change the namespace')
+        assert.deepEqual(failingIds(report), [...f.expect].sort(), explainFailures(report))
+        assert.equal(code, 1)
+        // The fault must add a finding of its own, not only repeat what the baseline already said.
+        const said = new Set(baseline.checks.flatMap((x) => x.findings.map((y) => `${x.id} ${y.message}`)))
+        const fresh = report.checks
+          .filter((x) => f.expect.includes(x.id))
+          .flatMap((x) =>
+            x.findings
+              .filter((y) => y.status === 'error' || y.status === 'warning')
+              .map((y) => `${x.id} ${y.message}`),
+          )
+          .filter((s) => !said.has(s))
+        assert.ok(fresh.length > 0, `fault ${f.name} produced no new finding`)
+        for (const id of f.expect) {
+          const ch = report.checks.find((x) => x.id === id)
+          assert.ok(
+            ch?.findings.some((y) => (y.fix?.length ?? 0) > 0 || y.status === 'warning'),
+            `${id} offers a fix`,
+          )
+        }
+      } finally {
+        await c.destroy()
+      }
+    })
+  }
+
+  test('without root: completes, marks root-only evidence unknown with "run as root", exits 3', async () => {
+    const c = await buildCluster({prefix: PREFIX})
+    try {
+      const f = c.files('node-1')
+      const r = await cli(
+        [
+          'doctor',
+          '--net-conf',
+          f.netConf,
+          '--subnet-env',
+          f.subnetEnv,
+          '--nodes-file',
+          f.nodesFile,
+          '--cni-dir',
+          f.cniDir,
+          '--node-name',
+          'node-1',
+          '--skip',
+          'logs',
+          '--json',
+        ],
+        {
+          wrap: [
+            'ip',
+            'netns',
+            'exec',
+            c.nsOf('node-1'),
+            'setpriv',
+            '--reuid=65534',
+            '--regid=65534',
+            '--clear-groups',
+          ],
+        },
+      )
+      assert.equal(r.code, 3, `stderr: ${r.stderr}\n${r.stdout.slice(0, 2000)}`)
+      const report = JSON.parse(r.stdout) as DoctorReport
+      assertValidReport(report)
+      assert.equal(report.result, 'incomplete')
+      assert.deepEqual(failingIds(report), [], explainFailures(report))
+      const fwd = report.checks.find((x) => x.id === 'node.forward-policy')
+      assert.equal(fwd?.status, 'unknown')
+      assert.ok(
+        fwd?.findings.some((x) => x.hint === 'run as root'),
+        JSON.stringify(fwd),
+      )
+    } finally {
+      await c.destroy()
+    }
+  })
+})
