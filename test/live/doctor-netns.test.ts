@@ -10,7 +10,14 @@ import {after, before, describe, test} from 'node:test'
 import type {DoctorReport} from '../../src/engine/doctor.js'
 import {cli} from '../support/cli.js'
 import {FAULTS} from '../support/faults.js'
-import {buildCluster, netnsSupport, removeNamespaces, snapshot, type Cluster} from '../support/netns.js'
+import {
+  buildCluster,
+  netnsSupport,
+  removeNamespaces,
+  snapshot,
+  snapshotDiff,
+  type Cluster,
+} from '../support/netns.js'
 import {assertValidReport} from '../support/schema.js'
 
 const PREFIX = 'flt-lv-'
@@ -35,6 +42,8 @@ function args(c: Cluster, extra: string[] = []): string[] {
     'node-1',
     '--skip',
     'logs',
+    '--fail-on',
+    'warning',
     '--json',
     ...extra,
   ]
@@ -73,7 +82,11 @@ describe('live doctor in a network namespace', {skip}, () => {
       assert.deepEqual(failingIds(report), [], explainFailures(report))
       assert.equal(report.summary.unknown, 0, explainFailures(report))
       assert.equal(code, 0)
-      assert.equal(await snapshot(ns), before, 'doctor must not change the namespace')
+      const afterSnap = await snapshot(ns)
+      assert.ok(
+        afterSnap === before,
+        `doctor must not change the namespace:\n${snapshotDiff(before, afterSnap)}`,
+      )
     } finally {
       await c.destroy()
     }
@@ -88,7 +101,11 @@ describe('live doctor in a network namespace', {skip}, () => {
         const ns = c.nsOf('node-1')
         const before = await snapshot(ns)
         const {report, code} = await doctor(c)
-        assert.equal(await snapshot(ns), before, 'doctor must not change the namespace')
+        const afterSnap = await snapshot(ns)
+        assert.ok(
+          afterSnap === before,
+          `doctor must not change the namespace:\n${snapshotDiff(before, afterSnap)}`,
+        )
         assert.deepEqual(failingIds(report), [...f.expect].sort(), explainFailures(report))
         assert.equal(code, 1)
         // The fault must add a finding of its own, not only repeat what the baseline already said.

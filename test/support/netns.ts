@@ -180,6 +180,18 @@ COMMIT
 }
 
 /** Build a healthy flannel cluster of namespaces: one switch, one namespace per node, one pod per node. */
+/** The lines only one side has, for a readable assertion message. */
+export function snapshotDiff(a: string, b: string): string {
+  const la = a.split('\n')
+  const lb = b.split('\n')
+  const sa = new Set(la)
+  const sb = new Set(lb)
+  return [
+    ...la.filter((l) => !sb.has(l)).map((l) => `- ${l}`),
+    ...lb.filter((l) => !sa.has(l)).map((l) => `+ ${l}`),
+  ].join('\n')
+}
+
 export async function buildCluster(opts: ClusterOptions): Promise<Cluster> {
   if (!opts.prefix.startsWith('flt-')) throw new Error('namespace prefix must start with flt-')
   const nodes = opts.nodes ?? DEFAULT_NODES
@@ -243,6 +255,16 @@ export async function buildCluster(opts: ClusterOptions): Promise<Cluster> {
         ns,
       ])
       await run(['ip', '-n', sw, 'link', 'set', `up${i}`, 'master', 'br0', 'up'])
+      // No IPv6 autoconfiguration inside the lab: no DAD or router solicitations, so the namespaces stay
+      // quiet and a before/after snapshot compares configuration only.
+      for (const n2 of [ns, pod])
+        await inNs(n2, [
+          'sysctl',
+          '-q',
+          '-w',
+          'net.ipv6.conf.all.disable_ipv6=1',
+          'net.ipv6.conf.default.disable_ipv6=1',
+        ])
       const lines = [
         'link set lo up',
         `link set eth0 mtu ${underlayMtu} up`,
@@ -356,11 +378,18 @@ export async function snapshot(ns: string): Promise<string> {
         out
           .replace(/^# (Generated|Completed) .*$/gm, '')
           .replace(/\[\d+:\d+\]/g, '')
+          .replace(/counter packets \d+ bytes \d+/g, 'counter')
           .replace(
             /(hello_timer|tcn_timer|topology_change_timer|gc_timer|hold_timer|message_age_timer|forward_delay_timer)\s+[\d.]+/g,
             '$1',
           )
-          .replace(/ (REACHABLE|STALE|DELAY|PROBE)$/gm, ''),
+          .replace(/ (REACHABLE|STALE|DELAY|PROBE)\s*$/gm, '')
+          // Operational state follows carrier by itself (a bridge goes UNKNOWN → UP when a port forwards).
+          .replace(/ state (UP|DOWN|UNKNOWN|LOWERLAYERDOWN) /g, ' ')
+          // Bridge ports learn MAC addresses of the traffic that passes; only configured entries count.
+          .split('\n')
+          .filter((l) => !/ master \S+\s*$/.test(l))
+          .join('\n'),
     )
   }
   return parts.join('\n')
