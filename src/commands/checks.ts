@@ -1,7 +1,5 @@
 import {Command} from '@oclif/core'
 
-import {CHECKS} from '../checks/registry.js'
-
 export default class Checks extends Command {
   static override summary = 'List the check catalogue: stable ids, areas, levels and what healthy means'
   static override examples = ['<%= config.bin %> checks', '<%= config.bin %> checks --json']
@@ -9,6 +7,7 @@ export default class Checks extends Command {
 
   async run(): Promise<{id: string; area: string; severity: string; title: string}[]> {
     await this.parse(Checks)
+    const {CHECKS} = await import('../checks/registry.js')
     const rows = CHECKS.map((c) => ({id: c.id, area: c.area, severity: c.severity, title: c.title}))
     if (!this.jsonEnabled()) {
       const w = Math.max(...rows.map((r) => r.id.length))

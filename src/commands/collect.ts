@@ -1,10 +1,6 @@
 import {Command, Flags} from '@oclif/core'
 
-import {captureBundle} from '../collect/collect.js'
-import {liveSource} from '../facts/sources.js'
-import {writeBundle} from '../host/bundle-writer.js'
-import {nodeFs} from '../host/fs.js'
-import {execaRunner} from '../host/runner.js'
+import type {LiveOptions} from '../facts/sources.js'
 
 export default class Collect extends Command {
   static override summary = "Write this node's evidence as a support bundle that `doctor --bundle` reads back"
@@ -36,7 +32,14 @@ export default class Collect extends Command {
 
   async run(): Promise<{output: string; files: number; failed: string[]}> {
     const {flags} = await this.parse(Collect)
-    const o: Parameters<typeof liveSource>[2] = {timeoutMs: flags.timeout}
+    const [{captureBundle}, {liveSource}, {writeBundle}, {nodeFs}, {execaRunner}] = await Promise.all([
+      import('../collect/collect.js'),
+      import('../facts/sources.js'),
+      import('../host/bundle-writer.js'),
+      import('../host/fs.js'),
+      import('../host/runner.js'),
+    ])
+    const o: LiveOptions = {timeoutMs: flags.timeout}
     if (flags.netns) o.netns = flags.netns
     if (flags['net-conf']) o.netConfPath = flags['net-conf']
     if (flags['subnet-env']) o.subnetEnvPath = flags['subnet-env']

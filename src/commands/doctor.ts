@@ -1,19 +1,8 @@
 import {Command, Flags} from '@oclif/core'
 
-import {CHECKS} from '../checks/registry.js'
-import {
-  abortedReport,
-  runDoctor,
-  selectChecks,
-  SelectionError,
-  type DoctorReport,
-  type FailOn,
-} from '../engine/doctor.js'
-import {bundleSource, liveSource, type EvidenceSource} from '../facts/sources.js'
-import {BundleError, readBundle} from '../host/bundle-reader.js'
-import {nodeFs} from '../host/fs.js'
-import {execaRunner} from '../host/runner.js'
-import {renderReport, type OutputFormat} from '../report/render.js'
+import type {DoctorReport, FailOn} from '../engine/doctor.js'
+import type {EvidenceSource, LiveOptions} from '../facts/sources.js'
+import type {OutputFormat} from '../report/render.js'
 import {VERSION} from '../version.js'
 
 const list = (v: string[] | undefined): string[] =>
@@ -78,6 +67,23 @@ Exit codes: 0 healthy; 1 a finding at or above --fail-on; 2 usage error (bad fla
 
   async run(): Promise<DoctorReport> {
     const {flags} = await this.parse(Doctor)
+    // Loaded here, not at start-up: `--help` and the other commands stay fast, and a bundle run never
+    // loads the process runner.
+    const [
+      {CHECKS},
+      {abortedReport, runDoctor, selectChecks, SelectionError},
+      {bundleSource, liveSource},
+      {BundleError, readBundle},
+      {nodeFs},
+      {renderReport},
+    ] = await Promise.all([
+      import('../checks/registry.js'),
+      import('../engine/doctor.js'),
+      import('../facts/sources.js'),
+      import('../host/bundle-reader.js'),
+      import('../host/fs.js'),
+      import('../report/render.js'),
+    ])
     const failOn = flags['fail-on'] as FailOn
     const format: OutputFormat = this.jsonEnabled() ? 'json' : (flags.output as OutputFormat)
     const meta = {failOn, version: VERSION, now: new Date()}
@@ -89,7 +95,7 @@ Exit codes: 0 healthy; 1 a finding at or above --fail-on; 2 usage error (bad fla
         if (flags.netns) throw new SelectionError('--bundle and --netns exclude each other')
         source = bundleSource(flags.bundle, await readBundle(flags.bundle))
       } else {
-        const o: Parameters<typeof liveSource>[2] = {timeoutMs: flags.timeout}
+        const o: LiveOptions = {timeoutMs: flags.timeout}
         if (flags.netns) o.netns = flags.netns
         if (flags['net-conf']) o.netConfPath = flags['net-conf']
         if (flags['subnet-env']) o.subnetEnvPath = flags['subnet-env']
@@ -97,6 +103,7 @@ Exit codes: 0 healthy; 1 a finding at or above --fail-on; 2 usage error (bad fla
         if (flags['node-name']) o.nodeName = flags['node-name']
         if (flags['cni-dir']) o.cniDir = flags['cni-dir']
         if (flags.log) o.logFiles = flags.log
+        const {execaRunner} = await import('../host/runner.js')
         source = liveSource(execaRunner(flags.timeout), nodeFs, o)
       }
       report = await runDoctor(source, {checks, failOn, version: VERSION})

@@ -1,8 +1,7 @@
 import {Args, Command, Flags} from '@oclif/core'
 
-import {entryFix, explain, type Explanation} from '../checks/lib/messages.js'
-import {nodeFs} from '../host/fs.js'
-import {renderExplain, type ExplainResult} from '../report/explain.js'
+import type {Explanation} from '../checks/lib/messages.js'
+import type {ExplainResult} from '../report/explain.js'
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = []
@@ -31,6 +30,11 @@ Exit codes: 0 nothing at error or warning level recognised; 1 an error or warnin
 
   async run(): Promise<ExplainResult[]> {
     const {args, flags} = await this.parse(Explain)
+    const [{entryFix, explain}, {nodeFs}, {renderExplain}] = await Promise.all([
+      import('../checks/lib/messages.js'),
+      import('../host/fs.js'),
+      import('../report/explain.js'),
+    ])
     let text: string
     if (args.file === undefined || args.file === '-') {
       if (process.stdin.isTTY)

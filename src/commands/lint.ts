@@ -1,13 +1,6 @@
 import {Args, Command, Flags} from '@oclif/core'
 
-import {CHECKS} from '../checks/registry.js'
-import {buildReport, evaluate, type DoctorReport, type FailOn} from '../engine/doctor.js'
-import {staticFacts} from '../facts/static.js'
-import {nodeFs} from '../host/fs.js'
-import {ParseError} from '../parse/errors.js'
-import {netConfFromFile} from '../parse/netconf-source.js'
-import {renderReport} from '../report/render.js'
-import {renderSarif} from '../report/sarif.js'
+import type {DoctorReport, FailOn} from '../engine/doctor.js'
 import {VERSION} from '../version.js'
 
 export default class Lint extends Command {
@@ -42,6 +35,25 @@ Exit codes: 0 clean; 1 a finding at or above --fail-on; 2 usage error (file miss
 
   async run(): Promise<DoctorReport> {
     const {args, flags} = await this.parse(Lint)
+    const [
+      {CHECKS},
+      {buildReport, evaluate},
+      {staticFacts},
+      {nodeFs},
+      {ParseError},
+      {netConfFromFile},
+      {renderReport},
+      {renderSarif},
+    ] = await Promise.all([
+      import('../checks/registry.js'),
+      import('../engine/doctor.js'),
+      import('../facts/static.js'),
+      import('../host/fs.js'),
+      import('../parse/errors.js'),
+      import('../parse/netconf-source.js'),
+      import('../report/render.js'),
+      import('../report/sarif.js'),
+    ])
     const read = await nodeFs.readText(args.file)
     if (!read.ok) this.error(`${args.file}: ${read.reason}`, {exit: 2})
     let fact
