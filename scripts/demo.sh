@@ -5,11 +5,11 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 [ -f dist/commands/index.js ] || npm run -s build
 echo "=== flannelctl doctor --bundle test/fixtures/bundles/healthy-vxlan"
-./bin/run.js doctor --bundle test/fixtures/bundles/healthy-vxlan --skip logs
+./bin/run.js doctor --bundle test/fixtures/bundles/healthy-vxlan
 healthy=$?
 echo
 echo "=== flannelctl doctor --bundle test/fixtures/bundles/forward-drop"
-./bin/run.js doctor --bundle test/fixtures/bundles/forward-drop --skip logs
+./bin/run.js doctor --bundle test/fixtures/bundles/forward-drop
 broken=$?
 echo
 echo "=== flannelctl lint on the seed ConfigMap (the '# this parameter' comment)"

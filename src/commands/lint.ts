@@ -78,7 +78,7 @@ Exit codes: 0 clean; 1 a finding at or above --fail-on; 2 usage error (file miss
     if (this.jsonEnabled() || flags.output === 'json') {
       if (!this.jsonEnabled()) process.stdout.write(JSON.stringify(report, null, 2) + '\n')
     } else if (flags.output === 'sarif') process.stdout.write(renderSarif(report, CHECKS, args.file))
-    else process.stdout.write(renderReport(report, 'table', {verbose: flags.verbose}))
+    else process.stdout.write(renderReport(report, 'table', {verbose: flags.verbose, command: 'lint'}))
     return report
   }
 }

@@ -18,8 +18,13 @@ export type RawCapture =
 export interface EvidenceSource {
   /** `live`, `live (netns NAME)`, `bundle PATH`. */
   readonly origin: string
-  capture(id: ProbeId): Promise<RawCapture>
+  /** `hint` carries what earlier evidence told (the vxlan device name, from net-conf's VNI). */
+  capture(id: ProbeId, hint?: CaptureHint): Promise<RawCapture>
   host(): Promise<HostInfo>
+}
+
+export interface CaptureHint {
+  vxlanDevice?: string
 }
 
 const INSTALL: Record<string, string> = {
@@ -49,14 +54,15 @@ export function liveSource(runner: Runner, fs: HostFs, opts: LiveOptions): Evide
       if (name) h.nodeName = name
       return h
     },
-    async capture(id) {
+    async capture(id, hint) {
       const def = probe(id)
       const live = def.live
+      const ctx: LiveContext = hint?.vxlanDevice ? {...opts, vxlanDevice: hint.vxlanDevice} : opts
       switch (live.kind) {
         case 'none':
           return {ok: false, state: 'not-collected', reason: live.why, hint: live.hint}
         case 'cmd': {
-          const base = live.argv(opts)
+          const base = live.argv(ctx)
           const argv = live.netns && opts.netns ? ['ip', 'netns', 'exec', opts.netns, ...base] : base
           const shown = base.join(' ') + (live.netns && opts.netns ? ` (in netns ${opts.netns})` : '')
           const runOpts = opts.timeoutMs === undefined ? {} : {timeoutMs: opts.timeoutMs}

@@ -21,6 +21,7 @@ import {parseSubnetEnv} from '../parse/subnet-env.js'
 import {parseSysctl} from '../parse/sysctl.js'
 import {parseUname} from '../parse/uname.js'
 import {parseXfrmPolicy, parseXfrmState} from '../parse/xfrm.js'
+import {tunnelDevice} from '../checks/lib/flannel.js'
 import type {ProbeId} from './probes.js'
 import type {EvidenceSource, RawCapture} from './sources.js'
 import type {Avail, FactKey, FactTypes, Facts, HostInfo} from './types.js'
@@ -154,12 +155,22 @@ export interface Collected {
 export async function collectFacts(source: EvidenceSource, keys: Iterable<FactKey>): Promise<Collected> {
   const want = [...new Set(keys)]
   const ids = probesFor(want)
-  const [host, ...captured] = await Promise.all([source.host(), ...ids.map((id) => source.capture(id))])
+  // ethtool asks about the vxlan device, whose name (flannel.<VNI>) comes from net-conf: fetch it after
+  // the first round. Everything else runs concurrently.
+  const later: ProbeId[] = ids.filter((id) => id === 'ethtool')
+  const first = ids.filter((id) => !later.includes(id))
+  const [host, ...captured] = await Promise.all([source.host(), ...first.map((id) => source.capture(id))])
   const raws: Raws = {}
-  ids.forEach((id, i) => {
+  first.forEach((id, i) => {
     const c = captured[i]
     if (c) raws[id] = c
   })
+  if (later.length > 0) {
+    const conf = FACTS.netConf.build(raws, host)
+    const dev = conf.ok && conf.value.result.ok ? tunnelDevice(conf.value.result.conf) : undefined
+    const hint = dev?.startsWith('flannel.') ? {vxlanDevice: dev} : {}
+    for (const id of later) raws[id] = await source.capture(id, hint)
+  }
   const cache = new Map<FactKey, Avail<unknown>>()
   const facts: Facts = {
     get<K extends FactKey>(key: K): Avail<FactTypes[K]> {

@@ -10,7 +10,7 @@ export type OutputFormat = 'table' | 'json' | 'junit' | 'github'
 export function renderReport(
   report: DoctorReport,
   format: OutputFormat,
-  opts: {verbose?: boolean; stream?: {isTTY?: boolean; columns?: number}} = {},
+  opts: {verbose?: boolean; command?: string; stream?: {isTTY?: boolean; columns?: number}} = {},
 ): string {
   switch (format) {
     case 'json':
@@ -23,7 +23,11 @@ export function renderReport(
       const stream = opts.stream ?? process.stdout
       const c = makeChalk(colourLevel(stream))
       const width = stream.isTTY && stream.columns ? Math.max(80, Math.min(stream.columns, 160)) : 110
-      return renderTable(report, c, {width, verbose: opts.verbose ?? false})
+      return renderTable(report, c, {
+        width,
+        verbose: opts.verbose ?? false,
+        ...(opts.command ? {command: opts.command} : {}),
+      })
     }
   }
 }

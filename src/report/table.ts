@@ -49,11 +49,11 @@ function findingBlock(c: ChalkInstance, f: Finding, indent: string): string[] {
 export function renderTable(
   report: DoctorReport,
   c: ChalkInstance,
-  opts: {width: number; verbose: boolean},
+  opts: {width: number; verbose: boolean; command?: string},
 ): string {
   const lines: string[] = []
   const node = report.node ? ` — node ${report.node}` : ''
-  lines.push(c.bold(`flannelctl doctor — ${report.origin}${node}`), '')
+  lines.push(c.bold(`flannelctl ${opts.command ?? 'doctor'} — ${report.origin}${node}`), '')
   const areas = [...new Set(report.checks.map((r) => r.area))]
   const msgWidth = Math.max(30, opts.width - 40)
   for (const area of areas) {

@@ -26,7 +26,9 @@ const json = (s: string) => JSON.parse(s) as DoctorReport
 const status = (r: DoctorReport, id: string) => r.checks.find((c) => c.id === id)?.status
 
 test('the version in src/version.ts is the package version', () => {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {version: string}
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string
+  }
   assert.equal(VERSION, pkg.version)
 })
 
@@ -77,7 +79,10 @@ test('missing evidence is not a failure: exit 3, unknown with how to get it', as
   assert.equal(report.result, 'incomplete')
   const fwd = report.checks.find((c) => c.id === 'node.forward-policy')
   assert.equal(fwd?.status, 'unknown')
-  assert.ok(fwd?.findings.some((f) => (f.hint ?? '').includes('iptables-save')), JSON.stringify(fwd))
+  assert.ok(
+    fwd?.findings.some((f) => (f.hint ?? '').includes('iptables-save')),
+    JSON.stringify(fwd),
+  )
 })
 
 test('a .tar.gz bundle gives the same result as the folder', async () => {
@@ -85,7 +90,8 @@ test('a .tar.gz bundle gives the same result as the folder', async () => {
   await tarCreate({gzip: true, file: archive, cwd: BUNDLES}, ['forward-drop'])
   const fromTar = json((await cli(['doctor', '--bundle', archive, '--json'])).stdout)
   const fromDir = json((await cli(['doctor', '--bundle', broken, '--json'])).stdout)
-  const shape = (r: DoctorReport) => r.checks.map((c) => `${c.id}=${c.status}:${c.findings.map((f) => f.message).join('|')}`)
+  const shape = (r: DoctorReport) =>
+    r.checks.map((c) => `${c.id}=${c.status}:${c.findings.map((f) => f.message).join('|')}`)
   assert.deepEqual(shape(fromTar), shape(fromDir))
 })
 
@@ -110,24 +116,36 @@ test('--junit and --output junit/github describe the same findings', async () =>
   assert.equal(r.code, 1)
   assert.match(r.stdout, /^::error title=node\.forward-policy \(error\)::/m)
   const xml = readFileSync(file, 'utf8')
-  assert.match(xml, /<testcase classname="flannelctl.node" name="node.forward-policy">\n\s+<failure type="error"/)
+  assert.match(
+    xml,
+    /<testcase classname="flannelctl.node" name="node.forward-policy">\n\s+<failure type="error"/,
+  )
   assert.match(xml, /<testcase classname="flannelctl.node" name="node.peers">\n\s+<\/testcase>/)
   const out = await cli(['doctor', '--bundle', broken, '--output', 'junit'])
   assert.equal(out.stdout, xml.replace(/timestamp="[^"]+"/, out.stdout.match(/timestamp="[^"]+"/)?.[0] ?? ''))
 })
 
 test('--only and --skip select by id and by area', async () => {
-  const only = json((await cli(['doctor', '--bundle', broken, '--only', 'node.forward-policy,netconf', '--json'])).stdout)
+  const only = json(
+    (await cli(['doctor', '--bundle', broken, '--only', 'node.forward-policy,netconf', '--json'])).stdout,
+  )
   assert.deepEqual(
     only.checks.map((c) => c.id),
-    ['netconf.present', 'netconf.json-syntax', 'netconf.schema', 'netconf.unknown-keys', 'netconf.platform', 'node.forward-policy'],
+    [
+      'netconf.present',
+      'netconf.json-syntax',
+      'netconf.schema',
+      'netconf.unknown-keys',
+      'netconf.platform',
+      'node.forward-policy',
+    ],
   )
   const skipped = await cli(['doctor', '--bundle', broken, '--skip', 'node.forward-policy', '--json'])
   assert.equal(skipped.code, 0)
   assert.equal(status(json(skipped.stdout), 'node.forward-policy'), undefined)
 })
 
-test('lint: the seed ConfigMap fails at the # comment with line, column, caret and flannel\'s words', async () => {
+test("lint: the seed ConfigMap fails at the # comment with line, column, caret and flannel's words", async () => {
   const seed = join(OUTPUTS, 'netconf', 'seed-kube-flannel-cfg.yaml')
   const r = await cli(['lint', seed, '--json'])
   assert.equal(r.code, 1)
@@ -138,14 +156,25 @@ test('lint: the seed ConfigMap fails at the # comment with line, column, caret a
   assert.deepEqual(f?.location, {file: seed, line: 38, column: 31})
   assert.match(f?.message ?? '', /#/)
   const lines = f?.evidence.flatMap((e) => e.lines) ?? []
-  assert.ok(lines.some((l) => l.includes('"Directrouting": true # this parameter')), lines.join('\n'))
-  assert.ok(lines.some((l) => /^\s*\^\s*$/.test(l) || /\^/.test(l)), 'a caret line')
+  assert.ok(
+    lines.some((l) => l.includes('"Directrouting": true # this parameter')),
+    lines.join('\n'),
+  )
+  assert.ok(
+    lines.some((l) => /^\s*\^\s*$/.test(l) || /\^/.test(l)),
+    'a caret line',
+  )
   assert.ok(
     JSON.stringify(f).includes("invalid character '#' after object key:value pair"),
     "flannel's own wording of the error",
   )
   const sarif = JSON.parse((await cli(['lint', seed, '--output', 'sarif'])).stdout) as {
-    runs: {results: {ruleId: string; locations: {physicalLocation: {region: {startLine: number; startColumn: number}}}[]}[]}[]
+    runs: {
+      results: {
+        ruleId: string
+        locations: {physicalLocation: {region: {startLine: number; startColumn: number}}}[]
+      }[]
+    }[]
   }
   const res = sarif.runs[0]?.results.find((x) => x.ruleId === 'netconf.json-syntax')
   assert.deepEqual(res?.locations[0]?.physicalLocation.region, {startLine: 38, startColumn: 31})
@@ -153,7 +182,13 @@ test('lint: the seed ConfigMap fails at the # comment with line, column, caret a
 
 test('lint: without the comment the seed passes and says Directrouting is taken as DirectRouting', async () => {
   const fixed = join(tmp, 'seed-fixed.yaml')
-  writeFileSync(fixed, readFileSync(join(OUTPUTS, 'netconf', 'seed-kube-flannel-cfg.yaml'), 'utf8').replace(' # this parameter', ''))
+  writeFileSync(
+    fixed,
+    readFileSync(join(OUTPUTS, 'netconf', 'seed-kube-flannel-cfg.yaml'), 'utf8').replace(
+      ' # this parameter',
+      '',
+    ),
+  )
   const r = await cli(['lint', fixed, '--json'])
   assert.equal(r.code, 0, r.stdout)
   const report = json(r.stdout)
@@ -168,7 +203,10 @@ test('explain: log text to causes, each naming its check id', async () => {
   const r = await cli(['explain', '-', '--json'], {input: log})
   assert.equal(r.code, 1, r.stderr)
   const found = JSON.parse(r.stdout) as {check: string; fix: string[]}[]
-  assert.ok(found.some((x) => x.check === 'kube.podcidr-assigned'), r.stdout)
+  assert.ok(
+    found.some((x) => x.check === 'kube.podcidr-assigned'),
+    r.stdout,
+  )
   const human = await cli(['explain', join(OUTPUTS, 'logs', 'minikube-9046-cni0.txt')])
   assert.equal(human.code, 1)
   assert.match(human.stdout, /node\.cni0/)
@@ -181,11 +219,33 @@ test('checks lists the catalogue with the contract ids', async () => {
   const r = await cli(['checks', '--json'])
   const ids = (JSON.parse(r.stdout) as {id: string}[]).map((x) => x.id)
   for (const id of [
-    'netconf.present', 'netconf.json-syntax', 'netconf.schema', 'netconf.unknown-keys', 'netconf.platform', 'cni.config',
-    'kube.podcidr-assigned', 'kube.podcidr-in-network', 'kube.podcidr-overlap', 'kube.network-overlaps-host',
-    'kube.public-ip-unique', 'kube.flannel-annotations', 'node.subnet-env', 'node.mtu', 'node.forward-policy',
-    'node.overlay-port', 'node.iptables-backends', 'node.masquerade', 'node.vxlan-device', 'node.peers', 'node.cni0',
-    'node.xfrm', 'node.sysctl', 'node.checksum-offload', 'node.interface', 'node.conflicting-interfaces', 'logs.known-errors',
+    'netconf.present',
+    'netconf.json-syntax',
+    'netconf.schema',
+    'netconf.unknown-keys',
+    'netconf.platform',
+    'cni.config',
+    'kube.podcidr-assigned',
+    'kube.podcidr-in-network',
+    'kube.podcidr-overlap',
+    'kube.network-overlaps-host',
+    'kube.public-ip-unique',
+    'kube.flannel-annotations',
+    'node.subnet-env',
+    'node.mtu',
+    'node.forward-policy',
+    'node.overlay-port',
+    'node.iptables-backends',
+    'node.masquerade',
+    'node.vxlan-device',
+    'node.peers',
+    'node.cni0',
+    'node.xfrm',
+    'node.sysctl',
+    'node.checksum-offload',
+    'node.interface',
+    'node.conflicting-interfaces',
+    'logs.known-errors',
   ])
     assert.ok(ids.includes(id), id)
 })

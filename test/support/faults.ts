@@ -16,7 +16,23 @@ export interface Fault {
   /** What the fault does, in one line (goes into the scenario bundle's expect.json). */
   what: string
   apply(c: Cluster): Promise<void>
+  /**
+   * Real logs to scan, by file name in test/fixtures/outputs/logs/: passed to doctor as `--log` (live test)
+   * and to the live source as `logFiles` (make-bundles, so they land in the bundle's logs/).
+   */
+  logs?: string[]
+  /**
+   * For a fault this machine's kernel cannot show live: edits the collected bundle (path → text) after
+   * collection. The live doctor test skips such faults.
+   */
+  bundleOnly?: (files: Map<string, string>) => void
 }
+
+/** Where `Fault.logs` (and scenario logs) live. */
+export const LOG_FIXTURES = new URL('../fixtures/outputs/logs/', import.meta.url).pathname
+
+/** Absolute paths of fixture logs given by file name. */
+export const logPaths = (names: readonly string[] = []): string[] => names.map((n) => join(LOG_FIXTURES, n))
 
 const N1 = 'node-1'
 
@@ -29,7 +45,10 @@ async function editJson(path: string, edit: (v: Record<string, unknown>) => void
 type NodeObj = {
   metadata: {name: string; annotations: Record<string, string>; labels: Record<string, string>}
   spec: {podCIDR?: string; podCIDRs?: string[]}
-  status: {addresses: {type: string; address: string}[]}
+  status: {
+    addresses: {type: string; address: string}[]
+    nodeInfo: {kernelVersion: string; osImage: string; operatingSystem: string; architecture: string}
+  }
 }
 
 async function editNodes(c: Cluster, edit: (items: NodeObj[]) => void): Promise<void> {
