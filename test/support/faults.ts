@@ -507,6 +507,142 @@ export const FAULTS: Fault[] = [
       ])
     },
   },
+  {
+    name: 'netconf-missing',
+    expect: ['netconf.present'],
+    what: "net-conf.json is gone while --net-conf names it (the kube-flannel-cfg ConfigMap lost its net-conf.json key); the datapath flanneld set up at its last start is still in place",
+    apply: async (c) => {
+      await rm(c.files(N1).netConf)
+    },
+  },
+  {
+    name: 'windows-node-default-vni',
+    expect: ['netconf.platform'],
+    what: 'node-3 is a Windows node while net-conf leaves VNI and Port at their Linux defaults (1, 8472): flanneld there uses 4096 and 4789, so its overlay never meets the Linux nodes',
+    apply: async (c) => {
+      await editNodes(c, (items) => {
+        const n = node(items, 'node-3')
+        n.metadata.labels['kubernetes.io/os'] = 'windows'
+        n.metadata.labels['node.kubernetes.io/windows-build'] = '10.0.17763'
+        n.status.nodeInfo.operatingSystem = 'windows'
+        n.status.nodeInfo.osImage = 'Windows Server 2019 Datacenter'
+        n.status.nodeInfo.kernelVersion = '10.0.17763.3887'
+        // flanneld on Windows registers with its own default VNI (flannel-facts §2.1).
+        n.metadata.annotations['flannel.alpha.coreos.com/backend-data'] = JSON.stringify({
+          VNI: 4096,
+          VtepMAC: '0a:58:0a:f4:03:00',
+        })
+      })
+    },
+  },
+  {
+    name: 'podcidr-outside-network',
+    expect: ['kube.podcidr-in-network', 'node.subnet-env'],
+    what: 'the kube-flannel-cfg ConfigMap was edited to Network 10.245.0.0/16 while every podCIDR is in 10.244.0.0/16: flanneld refuses to start again, and subnet.env still carries FLANNEL_NETWORK=10.244.0.0/16 from its last start',
+    apply: async (c) => {
+      await editJson(c.files(N1).netConf, (v) => {
+        v['Network'] = '10.245.0.0/16'
+      })
+    },
+  },
+  {
+    name: 'host-route-into-network',
+    expect: ['kube.network-overlaps-host'],
+    what: 'a static route to an office LAN, 10.244.100.0/24 via the router 10.99.0.1 on eth0, lies inside Network 10.244.0.0/16',
+    apply: async (c) => {
+      await inNs(c.nsOf(N1), [
+        'ip',
+        'route',
+        'add',
+        '10.244.100.0/24',
+        'via',
+        '10.99.0.1',
+        'dev',
+        'eth0',
+        'proto',
+        'static',
+      ])
+    },
+  },
+  {
+    name: 'iptables-split-backends',
+    expect: ['node.iptables-backends'],
+    what: "kube-proxy (an image with iptables-legacy) wrote its nat rules through iptables-legacy while flannel's rules are in iptables-nft",
+    apply: async (c) => {
+      await inNs(
+        c.nsOf(N1),
+        ['iptables-legacy-restore', '--noflush'],
+        [
+          '*nat',
+          ':KUBE-SERVICES - [0:0]',
+          ':KUBE-POSTROUTING - [0:0]',
+          '-A PREROUTING -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
+          '-A OUTPUT -m comment --comment "kubernetes service portals" -j KUBE-SERVICES',
+          '-A POSTROUTING -m comment --comment "kubernetes postrouting rules" -j KUBE-POSTROUTING',
+          '-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN',
+          '-A KUBE-POSTROUTING -j MARK --set-xmark 0x4000/0x0',
+          '-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully',
+          'COMMIT',
+          '',
+        ].join('\n'),
+      )
+    },
+  },
+  {
+    name: 'underlay-moved-to-bridge',
+    expect: ['node.interface'],
+    what: 'eth0 became a port of a new bridge br0 that took over its address 10.99.0.11 (the host was made a VM host) while flanneld kept running: flannel.1 still sends through eth0',
+    apply: async (c) => {
+      await run(
+        ['ip', '-n', c.nsOf(N1), '-batch', '-'],
+        [
+          'link add br0 mtu 1500 type bridge',
+          'addr del 10.99.0.11/24 dev eth0',
+          'link set eth0 master br0',
+          'link set br0 up',
+          'addr add 10.99.0.11/24 dev br0',
+          'route add default via 10.99.0.1 dev br0 onlink',
+          '',
+        ].join('\n'),
+      )
+    },
+  },
+  {
+    name: 'log-unauthorized',
+    expect: ['logs.known-errors'],
+    logs: ['flannel-1797-unauthorized.log'],
+    what: "flanneld's log after a restart: the API server rejects its ServiceAccount token (Unauthorized); the datapath of its previous run is still in place",
+    apply: async () => {
+      // The node itself is unchanged: the fault is in the log passed with --log.
+    },
+  },
+  {
+    name: 'checksum-offload-el8',
+    expect: ['node.checksum-offload'],
+    what: 'the nodes run RHEL 8.4 (kernel 4.18.0-305.el8, affected by the VXLAN checksum bug) with tx-checksum-ip-generic on for flannel.1',
+    apply: async () => {
+      // Nothing to do live: this machine's kernel is not affected; the bundle is edited by bundleOnly.
+    },
+    bundleOnly: (files) => {
+      const release = '4.18.0-305.el8.x86_64'
+      // `uname -a` of RHEL 8.4's GA kernel; the host name is kept from the capture.
+      const uname = files.get('commands/uname.txt') ?? ''
+      const host = uname.split(' ')[1] ?? 'node-1'
+      const line = `Linux ${host} ${release} #1 SMP Thu Apr 29 08:54:30 EDT 2021 x86_64 x86_64 x86_64 GNU/Linux`
+      files.set('commands/uname.txt', line + '\n')
+      const m = JSON.parse(files.get('manifest.json') ?? '{}') as Record<string, unknown>
+      m['uname'] = line
+      files.set('manifest.json', JSON.stringify(m, null, 2) + '\n')
+      const nodes = JSON.parse(files.get('kubernetes/nodes.json') ?? '{"items":[]}') as {items: NodeObj[]}
+      for (const n of nodes.items) {
+        n.status.nodeInfo.kernelVersion = release
+        n.status.nodeInfo.osImage = 'Red Hat Enterprise Linux 8.4 (Ootpa)'
+      }
+      files.set('kubernetes/nodes.json', JSON.stringify(nodes, null, 2) + '\n')
+      if (!/^\s*tx-checksum-ip-generic: on\b/m.test(files.get('commands/ethtool-flannel.txt') ?? ''))
+        throw new Error('expected tx-checksum-ip-generic: on in the captured ethtool -k flannel.1')
+    },
+  },
 ]
 
 export function fault(name: string): Fault {
