@@ -16,7 +16,7 @@ import {liveSource} from '../src/facts/sources.js'
 import {writeBundle} from '../src/host/bundle-writer.js'
 import {nodeFs} from '../src/host/fs.js'
 import {execaRunner} from '../src/host/runner.js'
-import {FAULTS, type Fault} from '../test/support/faults.js'
+import {FAULTS, logPaths, type Fault} from '../test/support/faults.js'
 import {buildCluster} from '../test/support/netns.js'
 
 function composedStates(nodes: {name: string; ip: string}[]): string {
@@ -51,6 +51,8 @@ interface Scenario {
   expect: string[]
   what: string
   fault?: Fault
+  /** Fixture logs (test/fixtures/outputs/logs/) collected into the bundle's logs/. */
+  logs?: string[]
 }
 
 const scenarios: Scenario[] = [
@@ -66,13 +68,24 @@ const scenarios: Scenario[] = [
     expect: [],
     what: 'a healthy 3-node ipsec cluster, seen from node-1 (policies as flannel installs them)',
   },
-  ...FAULTS.map((f) => ({
-    name: f.name,
-    backend: f.backend ?? 'vxlan',
-    expect: f.expect,
-    what: f.what,
-    fault: f,
-  })),
+  {
+    name: 'healthy-vxlan-with-log',
+    backend: 'vxlan',
+    expect: [],
+    what: "a healthy 3-node vxlan cluster, seen from node-1, with a real healthy flanneld log (flannel v0.26.0's start-up)",
+    logs: ['flannel-v0.26-healthy.log'],
+  },
+  ...FAULTS.map((f) => {
+    const s: Scenario = {
+      name: f.name,
+      backend: f.backend ?? 'vxlan',
+      expect: f.expect,
+      what: f.what,
+      fault: f,
+    }
+    if (f.logs) s.logs = f.logs
+    return s
+  }),
 ]
 
 for (const s of scenarios) {
@@ -87,17 +100,28 @@ for (const s of scenarios) {
       subnetEnvPath: f.subnetEnv,
       nodesFile: f.nodesFile,
       cniDir: f.cniDir,
+      logFiles: logPaths(s.logs),
       nodeName: 'node-1',
     })
     const {files} = await captureBundle(source, {now: new Date('2026-01-01T00:00:00Z')})
-    let note: string | undefined
+    const notes: string[] = []
     const states = files.get('commands/ip-xfrm-state.txt')
     if (s.backend === 'ipsec' && states !== undefined && states.trim() === '') {
       // This kernel has no ESP (CONFIG_INET_ESP), so no SA can exist here; charon would have negotiated
       // one pair per peer. Stand-ins in `ip xfrm state` form, keys as collect redacts them.
       files.set('commands/ip-xfrm-state.txt', composedStates(c.nodes))
-      note =
-        'ip-xfrm-state.txt is composed (kernel without ESP support): one SA pair per peer, reqid 11, as charon installs them'
+      notes.push(
+        'ip-xfrm-state.txt is composed (kernel without ESP support): one SA pair per peer, reqid 11, as charon installs them',
+      )
+    }
+    if (s.fault?.bundleOnly) {
+      // A fault this kernel cannot show: the fault edits the collected evidence (see faults.ts).
+      const before = new Map(files)
+      s.fault.bundleOnly(files)
+      const edited = [...files.keys()].filter((k) => before.get(k) !== files.get(k)).sort()
+      notes.push(
+        `bundle-only fault: ${edited.join(', ')} edited after collection by the fault's bundleOnly hook (this machine's kernel cannot show it live)`,
+      )
     }
     const dir = join(OUT, s.name)
     await rm(dir, {recursive: true, force: true})
@@ -110,7 +134,7 @@ for (const s of scenarios) {
           description: s.what,
           failing: s.expect,
           generatedBy: 'scripts/make-bundles.mts',
-          ...(note ? {note} : {}),
+          ...(notes.length > 0 ? {note: notes.join('; ')} : {}),
         },
         null,
         2,

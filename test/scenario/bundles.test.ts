@@ -4,20 +4,12 @@
  * bundle's expect.json exactly, and the JSON report must match the published schema.
  */
 import assert from 'node:assert/strict'
-import {existsSync, readdirSync, readFileSync} from 'node:fs'
-import {join} from 'node:path'
 import {test} from 'node:test'
 
-import {CHECKS} from '../../src/checks/registry.js'
-import {runDoctor} from '../../src/engine/doctor.js'
-import {bundleSource} from '../../src/facts/sources.js'
-import {readBundle} from '../../src/host/bundle-reader.js'
+import {failingIds, isFailing, runScenario, scenarioNames} from '../support/scenarios.js'
 import {assertValidReport} from '../support/schema.js'
 
-const ROOT = new URL('../fixtures/bundles/', import.meta.url).pathname
-const names = existsSync(ROOT)
-  ? readdirSync(ROOT).filter((n) => existsSync(join(ROOT, n, 'expect.json')))
-  : []
+const names = scenarioNames()
 
 test('there are scenario bundles', () => {
   assert.ok(names.length >= 2, 'expected scenario bundles in test/fixtures/bundles')
@@ -25,18 +17,9 @@ test('there are scenario bundles', () => {
 
 for (const name of names) {
   test(`scenario ${name}`, async () => {
-    const expect = JSON.parse(readFileSync(join(ROOT, name, 'expect.json'), 'utf8')) as {
-      failing: string[]
-      ok?: string[]
-    }
-    const report = await runDoctor(bundleSource(name, await readBundle(join(ROOT, name))), {
-      checks: CHECKS,
-      failOn: 'warning',
-      version: '0.0.0',
-      now: new Date('2026-01-01T00:00:00Z'),
-    })
+    const {expect, report} = await runScenario(name)
     assertValidReport(report)
-    const failing = report.checks.filter((c) => c.status === 'error' || c.status === 'warning')
+    const failing = report.checks.filter((c) => isFailing(c.status))
     const detail = failing.map(
       (c) =>
         `${c.id}: ${c.findings
@@ -44,7 +27,7 @@ for (const name of names) {
           .map((f) => f.message)
           .join(' | ')}`,
     )
-    assert.deepEqual(failing.map((c) => c.id).sort(), [...expect.failing].sort(), detail.join('\n'))
+    assert.deepEqual(failingIds(report), [...expect.failing].sort(), detail.join('\n'))
     for (const id of expect.ok ?? []) assert.equal(report.checks.find((c) => c.id === id)?.status, 'ok', id)
     // Every failure must say what to do.
     for (const c of failing) {

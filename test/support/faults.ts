@@ -510,15 +510,16 @@ export const FAULTS: Fault[] = [
   {
     name: 'netconf-missing',
     expect: ['netconf.present'],
-    what: "net-conf.json is gone while --net-conf names it (the kube-flannel-cfg ConfigMap lost its net-conf.json key); the datapath flanneld set up at its last start is still in place",
+    what: 'net-conf.json is gone while --net-conf names it (the kube-flannel-cfg ConfigMap lost its net-conf.json key); the datapath flanneld set up at its last start is still in place',
     apply: async (c) => {
       await rm(c.files(N1).netConf)
     },
   },
   {
     name: 'windows-node-default-vni',
-    expect: ['netconf.platform'],
-    what: 'node-3 is a Windows node while net-conf leaves VNI and Port at their Linux defaults (1, 8472): flanneld there uses 4096 and 4789, so its overlay never meets the Linux nodes',
+    // flannel-annotations is the truth too: node-3 registers VNI 4096, which the Linux nodes' VNI 1 never reaches.
+    expect: ['netconf.platform', 'kube.flannel-annotations'],
+    what: "node-3 is a Windows node while net-conf leaves VNI and Port at their Linux defaults (1, 8472): flanneld there uses 4096 and 4789 and registers VNI 4096, so its overlay never meets the Linux nodes' overlay",
     apply: async (c) => {
       await editNodes(c, (items) => {
         const n = node(items, 'node-3')
@@ -537,9 +538,13 @@ export const FAULTS: Fault[] = [
   },
   {
     name: 'podcidr-outside-network',
+    // node.subnet-env is the truth too: subnet.env still says FLANNEL_NETWORK=10.244.0.0/16.
     expect: ['kube.podcidr-in-network', 'node.subnet-env'],
-    what: 'the kube-flannel-cfg ConfigMap was edited to Network 10.245.0.0/16 while every podCIDR is in 10.244.0.0/16: flanneld refuses to start again, and subnet.env still carries FLANNEL_NETWORK=10.244.0.0/16 from its last start',
+    what: 'on a containerd node (no Docker: FORWARD policy ACCEPT, the kernel default) the kube-flannel-cfg ConfigMap was edited to Network 10.245.0.0/16 while every podCIDR is in 10.244.0.0/16: flanneld refuses to start again, and subnet.env still carries FLANNEL_NETWORK=10.244.0.0/16 from its last start',
     apply: async (c) => {
+      // Without Docker nothing sets FORWARD to DROP. (With DROP, node.forward-policy judges FLANNEL-FWD
+      // against net-conf's new Network rather than the FLANNEL_NETWORK in effect and fails too.)
+      await inNs(c.nsOf(N1), ['iptables', '-P', 'FORWARD', 'ACCEPT'])
       await editJson(c.files(N1).netConf, (v) => {
         v['Network'] = '10.245.0.0/16'
       })
