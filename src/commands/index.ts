@@ -4,5 +4,15 @@ import Collect from './collect.js'
 import Doctor from './doctor.js'
 import Explain from './explain.js'
 import Lint from './lint.js'
+import Setup from './setup.js'
+import Teardown from './teardown.js'
 
-export const COMMANDS = {checks: Checks, collect: Collect, doctor: Doctor, explain: Explain, lint: Lint}
+export const COMMANDS = {
+  checks: Checks,
+  collect: Collect,
+  doctor: Doctor,
+  explain: Explain,
+  lint: Lint,
+  setup: Setup,
+  teardown: Teardown,
+}

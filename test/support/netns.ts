@@ -81,6 +81,8 @@ export interface ClusterOptions {
   backend?: 'vxlan' | 'ipsec'
   network?: string
   underlayMtu?: number
+  /** Only the underlay: no flannel state, no cni0, no pods, nodes without flannel annotations (for setup). */
+  bare?: boolean
 }
 
 export interface Cluster {
@@ -111,21 +113,28 @@ export function netConfText(network: string, backend: 'vxlan' | 'ipsec'): string
   return JSON.stringify({Network: network, EnableNFTables: false, Backend: b}, null, 2) + '\n'
 }
 
-export function nodesJson(nodes: NodeSpec[], backend: 'vxlan' | 'ipsec', kernel: string): string {
+export function nodesJson(
+  nodes: NodeSpec[],
+  backend: 'vxlan' | 'ipsec',
+  kernel: string,
+  bare = false,
+): string {
   const items = nodes.map((n) => ({
     apiVersion: 'v1',
     kind: 'Node',
     metadata: {
       name: n.name,
       labels: {'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', 'kubernetes.io/hostname': n.name},
-      annotations: {
-        'flannel.alpha.coreos.com/kube-subnet-manager': 'true',
-        'flannel.alpha.coreos.com/backend-type': backend,
-        'flannel.alpha.coreos.com/backend-data':
-          backend === 'vxlan' ? JSON.stringify({VNI: 1, VtepMAC: n.mac}) : 'null',
-        'flannel.alpha.coreos.com/public-ip': n.ip,
-        'node.alpha.kubernetes.io/ttl': '0',
-      },
+      annotations: bare
+        ? {'node.alpha.kubernetes.io/ttl': '0'}
+        : {
+            'flannel.alpha.coreos.com/kube-subnet-manager': 'true',
+            'flannel.alpha.coreos.com/backend-type': backend,
+            'flannel.alpha.coreos.com/backend-data':
+              backend === 'vxlan' ? JSON.stringify({VNI: 1, VtepMAC: n.mac}) : 'null',
+            'flannel.alpha.coreos.com/public-ip': n.ip,
+            'node.alpha.kubernetes.io/ttl': '0',
+          },
     },
     spec: {podCIDR: n.subnet, podCIDRs: [n.subnet]},
     status: {
@@ -231,7 +240,7 @@ export async function buildCluster(opts: ClusterOptions): Promise<Cluster> {
       ['ip', '-n', sw, '-batch', '-'],
       `link add br0 mtu ${underlayMtu} type bridge\nlink set br0 up\n`,
     )
-    await writeFile(join(dir, 'nodes.json'), nodesJson(nodes, backend, kernel))
+    await writeFile(join(dir, 'nodes.json'), nodesJson(nodes, backend, kernel, opts.bare === true))
     for (const [i, n] of nodes.entries()) {
       const ns = nsOf(n.name)
       const pod = podNsOf(n.name)
@@ -265,11 +274,23 @@ export async function buildCluster(opts: ClusterOptions): Promise<Cluster> {
           'net.ipv6.conf.all.disable_ipv6=1',
           'net.ipv6.conf.default.disable_ipv6=1',
         ])
-      const lines = [
+      const underlay = [
         'link set lo up',
         `link set eth0 mtu ${underlayMtu} up`,
         `addr add ${n.ip}/24 dev eth0`,
         'route add default via 10.99.0.1 dev eth0 onlink',
+      ]
+      if (opts.bare) {
+        await run(['ip', '-n', ns, '-batch', '-'], underlay.join('\n') + '\n')
+        await inNs(ns, ['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1'])
+        const f = cluster.files(n.name)
+        await mkdir(f.cniDir, {recursive: true})
+        await writeFile(f.netConf, netConfText(network, backend))
+        await chmod(join(dir, n.name), 0o755)
+        continue
+      }
+      const lines = [
+        ...underlay,
         'link add cni0 mtu ' + mtu + ' type bridge',
         `addr add ${gw(n.subnet)}/${prefixLen(n.subnet)} dev cni0`,
         'link set cni0 up',
