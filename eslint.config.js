@@ -26,7 +26,7 @@ const restricted = (allowed) => ({
 })
 
 export default tseslint.config(
-  {ignores: ['dist/**', 'node_modules/**', 'test/fixtures/**', 'bin/**']},
+  {ignores: ['dist/**', 'node_modules/**', 'test/fixtures/**', 'bin/**', '.scratch/**']},
   js.configs.recommended,
   ...tseslint.configs.recommended,
   prettier,

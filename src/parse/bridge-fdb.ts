@@ -14,15 +14,13 @@ import {
   type Json,
   type Line,
   type Tool,
-  devFromCommand,
+  entryLines,
   foreignLine,
   isIp,
   isJson,
   isMac,
   num,
   parseJsonArray,
-  promptCommand,
-  splitLines,
   str,
   strs,
   tokens,
@@ -68,18 +66,7 @@ const FDB_WORDS = new Set([
 export function parseBridgeFdb(raw: string): FdbEntry[] {
   if (raw.trim() === '') return []
   if (isJson(raw)) return parseJsonArray(raw, TOOL).map(fromJson)
-  const out: FdbEntry[] = []
-  let dev: string | undefined
-  for (const l of splitLines(raw)) {
-    if (l.text.trim() === '') continue
-    const cmd = promptCommand(l.text)
-    if (cmd) {
-      dev = devFromCommand(cmd)
-      continue
-    }
-    out.push(fromLine(l, dev))
-  }
-  return out
+  return entryLines(raw, fromLine)
 }
 
 function fromLine(l: Line, shownDev: string | undefined): FdbEntry {

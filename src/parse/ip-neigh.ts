@@ -13,15 +13,13 @@ import {
   type Json,
   type Line,
   type Tool,
-  devFromCommand,
+  entryLines,
   foreignLine,
   has,
   isIp,
   isJson,
   isMac,
   parseJsonArray,
-  promptCommand,
-  splitLines,
   str,
   strs,
   tokens,
@@ -41,18 +39,7 @@ const NEIGH_FLAGS = ['router', 'proxy', 'extern_learn', 'offload', 'managed', 'e
 export function parseIpNeigh(raw: string): Neigh[] {
   if (raw.trim() === '') return []
   if (isJson(raw)) return parseJsonArray(raw, TOOL).map(fromJson)
-  const out: Neigh[] = []
-  let dev: string | undefined
-  for (const l of splitLines(raw)) {
-    if (l.text.trim() === '') continue
-    const cmd = promptCommand(l.text)
-    if (cmd) {
-      dev = devFromCommand(cmd)
-      continue
-    }
-    out.push(fromLine(l, dev))
-  }
-  return out
+  return entryLines(raw, fromLine)
 }
 
 function fromLine(l: Line, shownDev: string | undefined): Neigh {

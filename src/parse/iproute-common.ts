@@ -192,6 +192,25 @@ export function devFromCommand(words: string[]): string | undefined {
   return i >= 0 ? words[i + 1] : undefined
 }
 
+/**
+ * The text of a tool that prints one entry per line (`ip neigh`, `bridge fdb`): blank lines are skipped,
+ * and a pasted prompt line gives the `dev` of the lines below it (`show dev X` leaves `dev` out of them).
+ */
+export function entryLines<T>(raw: string, fromLine: (l: Line, shownDev: string | undefined) => T): T[] {
+  const out: T[] = []
+  let dev: string | undefined
+  for (const l of splitLines(raw)) {
+    if (l.text.trim() === '') continue
+    const cmd = promptCommand(l.text)
+    if (cmd) {
+      dev = devFromCommand(cmd)
+      continue
+    }
+    out.push(fromLine(l, dev))
+  }
+  return out
+}
+
 /** Name the tool a stray line most likely came from, to make the error say what was pasted. */
 export function guessTool(text: string): string | undefined {
   const t = text.trim()

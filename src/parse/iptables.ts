@@ -90,6 +90,32 @@ const MODULE_CONSUMED = new Set([
   'comment',
 ])
 
+type NegField =
+  'source' | 'destination' | 'protocol' | 'inInterface' | 'outInterface' | 'dport' | 'sport' | 'ctstate'
+
+/** Options whose one value becomes a (possibly `!`-negated) field of the rule, with how the value is written. */
+const NEG_OPTIONS = new Map<string, [NegField, (v: string) => string]>()
+for (const [field, names, norm] of [
+  ['source', ['-s', '--source', '--src']],
+  ['destination', ['-d', '--destination', '--dst']],
+  ['protocol', ['-p', '--protocol'], (v: string) => v.toLowerCase()],
+  ['inInterface', ['-i', '--in-interface']],
+  ['outInterface', ['-o', '--out-interface']],
+  ['dport', ['--dport', '--destination-port', '--dports', '--destination-ports']],
+  ['sport', ['--sport', '--source-port', '--sports', '--source-ports']],
+  ['ctstate', ['--ctstate', '--state'], (v: string) => v.toUpperCase()],
+] as const satisfies readonly (readonly [NegField, readonly string[], ((v: string) => string)?])[]) {
+  for (const name of names) NEG_OPTIONS.set(name, [field, norm ?? ((v: string) => v)])
+}
+
+/** `-c PKTS BYTES` counters; a value that is not a number is left out. */
+function setCounters(rule: IptRule, packets: string | undefined, bytes: string | undefined): void {
+  const p = Number(packets)
+  const b = Number(bytes)
+  if (Number.isFinite(p)) rule.packets = p
+  if (Number.isFinite(b)) rule.bytes = b
+}
+
 /**
  * Parse the options of one `-A CHAIN ...` rule (tokens after the chain name).
  */
@@ -116,34 +142,14 @@ function parseRuleTokens(toks: string[], raw: string, n: number): IptRule {
       i++
       continue
     }
+    const field = NEG_OPTIONS.get(t)
+    if (field) {
+      rule[field[0]] = neg(field[1](value(i + 1, t)), negated)
+      i += 2
+      negated = false
+      continue
+    }
     switch (t) {
-      case '-s':
-      case '--source':
-      case '--src':
-        rule.source = neg(value(i + 1, t), negated)
-        i += 2
-        break
-      case '-d':
-      case '--destination':
-      case '--dst':
-        rule.destination = neg(value(i + 1, t), negated)
-        i += 2
-        break
-      case '-p':
-      case '--protocol':
-        rule.protocol = neg(value(i + 1, t).toLowerCase(), negated)
-        i += 2
-        break
-      case '-i':
-      case '--in-interface':
-        rule.inInterface = neg(value(i + 1, t), negated)
-        i += 2
-        break
-      case '-o':
-      case '--out-interface':
-        rule.outInterface = neg(value(i + 1, t), negated)
-        i += 2
-        break
       case '-f':
       case '--fragment':
         rule.matches.push({module: 'fragment', args: negated ? '!' : ''})
@@ -156,14 +162,10 @@ function parseRuleTokens(toks: string[], raw: string, n: number): IptRule {
         i += 2
         break
       case '-c':
-      case '--set-counters': {
-        const p = Number(value(i + 1, t))
-        const b = Number(value(i + 2, t))
-        if (Number.isFinite(p)) rule.packets = p
-        if (Number.isFinite(b)) rule.bytes = b
+      case '--set-counters':
+        setCounters(rule, value(i + 1, t), value(i + 2, t))
         i += 3
         break
-      }
       case '-j':
       case '--jump':
       case '-g':
@@ -176,10 +178,7 @@ function parseRuleTokens(toks: string[], raw: string, n: number): IptRule {
         let j = i + 2
         while (j < toks.length) {
           if (toks[j] === '-c' && j + 2 < toks.length) {
-            const p = Number(toks[j + 1])
-            const b = Number(toks[j + 2])
-            if (Number.isFinite(p)) rule.packets = p
-            if (Number.isFinite(b)) rule.bytes = b
+            setCounters(rule, toks[j + 1], toks[j + 2])
             j += 3
             continue
           }
@@ -190,25 +189,6 @@ function parseRuleTokens(toks: string[], raw: string, n: number): IptRule {
         i = toks.length
         break
       }
-      case '--dport':
-      case '--destination-port':
-      case '--dports':
-      case '--destination-ports':
-        rule.dport = neg(value(i + 1, t), negated)
-        i += 2
-        break
-      case '--sport':
-      case '--source-port':
-      case '--sports':
-      case '--source-ports':
-        rule.sport = neg(value(i + 1, t), negated)
-        i += 2
-        break
-      case '--ctstate':
-      case '--state':
-        rule.ctstate = neg(value(i + 1, t).toUpperCase(), negated)
-        i += 2
-        break
       case '--comment':
         rule.comment = value(i + 1, t)
         i += 2
@@ -357,11 +337,7 @@ function parseSave(lines: {n: number; text: string}[]): IptablesRuleset {
     if (l.startsWith('*')) {
       const name = l.slice(1).trim()
       if (!/^[\w-]+$/.test(name)) throw new ParseError(`bad table line '${l}'`, n, HINT)
-      table = out.tables.find((x) => x.name === name)
-      if (!table) {
-        table = {name, chains: []}
-        out.tables.push(table)
-      }
+      table = tableOf(out, name)
       continue
     }
     if (l === 'COMMIT') {
@@ -373,7 +349,7 @@ function parseSave(lines: {n: number; text: string}[]): IptablesRuleset {
     if (l.startsWith(':')) {
       const m = /^:(\S+)\s+(\S+)(?:\s+\[(\d+):(\d+)\])?$/.exec(l)
       if (!m) throw new ParseError(`bad chain line '${l}'`, n, HINT)
-      const chain = getChain(table, m[1] as string)
+      const chain = chainOf(table, m[1] as string)
       if (m[2] !== '-') chain.policy = m[2] as string
       chain.raw = l
       continue
@@ -388,7 +364,7 @@ function parseSave(lines: {n: number; text: string}[]): IptablesRuleset {
     const toks = shellSplit(body, n)
     const op = toks[0]
     if ((op === '-A' || op === '--append' || op === '-I' || op === '--insert') && toks[1] !== undefined) {
-      const chain = getChain(table, toks[1])
+      const chain = chainOf(table, toks[1])
       let rest = toks.slice(2)
       let pos: number | undefined
       if ((op === '-I' || op === '--insert') && /^\d+$/.test(rest[0] ?? '')) {
@@ -405,7 +381,7 @@ function parseSave(lines: {n: number; text: string}[]): IptablesRuleset {
       continue
     }
     if (op === '-N' && toks[1] !== undefined) {
-      getChain(table, toks[1])
+      chainOf(table, toks[1])
       continue
     }
     throw new ParseError(`unexpected line in iptables-save output: '${l.slice(0, 80)}'`, n, HINT)
@@ -413,11 +389,22 @@ function parseSave(lines: {n: number; text: string}[]): IptablesRuleset {
   return out
 }
 
-function getChain(table: IptTable, name: string): IptChain {
-  let chain = table.chains.find((c) => c.name === name)
+/** The table of that name in the ruleset, added when it is not there yet. */
+function tableOf(out: IptablesRuleset, name: string): IptTable {
+  let table = out.tables.find((x) => x.name === name)
+  if (!table) {
+    table = {name, chains: []}
+    out.tables.push(table)
+  }
+  return table
+}
+
+/** The chain of that name in a table (or listing segment), added when it is not there yet. */
+function chainOf(holder: {chains: IptChain[]}, name: string): IptChain {
+  let chain = holder.chains.find((c) => c.name === name)
   if (!chain) {
     chain = {name, rules: []}
-    table.chains.push(chain)
+    holder.chains.push(chain)
   }
   return chain
 }
@@ -426,12 +413,7 @@ function finishSegments(segments: Segment[], form: 'S' | 'L'): IptablesRuleset {
   const out: IptablesRuleset = {form, tables: []}
   for (const s of segments) {
     if (s.chains.length === 0) continue
-    const name = s.table ?? guessTable(s.builtins)
-    let table = out.tables.find((x) => x.name === name)
-    if (!table) {
-      table = {name, chains: []}
-      out.tables.push(table)
-    }
+    const table = tableOf(out, s.table ?? guessTable(s.builtins))
     for (const c of s.chains) {
       const existing = table.chains.find((x) => x.name === c.name)
       if (existing) {
@@ -443,30 +425,23 @@ function finishSegments(segments: Segment[], form: 'S' | 'L'): IptablesRuleset {
   return out
 }
 
-function segChain(seg: Segment, name: string): IptChain {
-  let chain = seg.chains.find((c) => c.name === name)
-  if (!chain) {
-    chain = {name, rules: []}
-    seg.chains.push(chain)
-  }
-  return chain
+/** Start the next listing of a concatenated `-S` / `-L` capture. */
+function newSegment(segments: Segment[], table?: string): Segment {
+  const seg: Segment = {chains: [], builtins: new Set()}
+  if (table !== undefined) seg.table = table
+  segments.push(seg)
+  return seg
 }
 
 function parseS(lines: {n: number; text: string}[]): IptablesRuleset {
   const segments: Segment[] = []
-  let seg: Segment = {chains: [], builtins: new Set()}
-  segments.push(seg)
-  const newSeg = (table?: string): void => {
-    seg = {chains: [], builtins: new Set()}
-    if (table !== undefined) seg.table = table
-    segments.push(seg)
-  }
+  let seg = newSegment(segments)
   for (const {n, text} of lines) {
     const l = text.trim()
     if (l === '') continue
     const cmd = commandLine(l)
     if (cmd && !/^-[PNA]\s/.test(l)) {
-      if (seg.chains.length > 0 || seg.table !== undefined) newSeg(cmd.table)
+      if (seg.chains.length > 0 || seg.table !== undefined) seg = newSegment(segments, cmd.table)
       else if (cmd.table !== undefined) seg.table = cmd.table
       continue
     }
@@ -478,17 +453,17 @@ function parseS(lines: {n: number; text: string}[]): IptablesRuleset {
     if (op === '-P') {
       // `-S` prints every policy first: a policy after rules (or a repeated one) starts the next listing.
       if (seg.builtins.has(name) || seg.chains.some((c) => c.policy === undefined || c.rules.length > 0))
-        newSeg()
+        seg = newSegment(segments)
       seg.builtins.add(name)
-      const chain = segChain(seg, name)
+      const chain = chainOf(seg, name)
       if (toks[2] === undefined) throw new ParseError(`'${l}' has no policy`, n, HINT)
       chain.policy = toks[2]
       chain.raw = l
     } else if (op === '-N') {
-      segChain(seg, name).raw = l
+      chainOf(seg, name).raw = l
     } else if (op === '-A') {
       const rule = parseRuleTokens(toks.slice(2), l, n)
-      segChain(seg, name).rules.push(rule)
+      chainOf(seg, name).rules.push(rule)
     } else {
       throw new ParseError(`unexpected line in 'iptables -S' output: '${l.slice(0, 80)}'`, n, HINT)
     }
@@ -501,8 +476,7 @@ const ANY_ADDR = new Set(['0.0.0.0/0', '::/0', 'anywhere'])
 
 function parseList(lines: {n: number; text: string}[]): IptablesRuleset {
   const segments: Segment[] = []
-  let seg: Segment = {chains: [], builtins: new Set()}
-  segments.push(seg)
+  let seg = newSegment(segments)
   let pendingTable: string | undefined
   let chain: IptChain | undefined
   let header: string[] | undefined
@@ -514,10 +488,7 @@ function parseList(lines: {n: number; text: string}[]): IptablesRuleset {
     const cmd = commandLine(l)
     if (cmd && !/^Chain\s/.test(l)) {
       pendingTable = cmd.table
-      if (seg.chains.length > 0) {
-        seg = {chains: [], builtins: new Set()}
-        segments.push(seg)
-      }
+      if (seg.chains.length > 0) seg = newSegment(segments)
       if (pendingTable !== undefined) seg.table = pendingTable
       chain = undefined
       continue
@@ -531,13 +502,11 @@ function parseList(lines: {n: number; text: string}[]): IptablesRuleset {
       const name = ch[1] as string
       if (ch[2] !== undefined) {
         // `-L` lists built-in chains first: one after a user chain (or a repeated one) starts the next listing.
-        if (seg.builtins.has(name) || seg.chains.some((c) => c.policy === undefined)) {
-          seg = {chains: [], builtins: new Set()}
-          segments.push(seg)
-        }
+        if (seg.builtins.has(name) || seg.chains.some((c) => c.policy === undefined))
+          seg = newSegment(segments)
         seg.builtins.add(name)
       }
-      chain = segChain(seg, name)
+      chain = chainOf(seg, name)
       if (ch[2] !== undefined) chain.policy = ch[2]
       chain.raw = l
       header = undefined

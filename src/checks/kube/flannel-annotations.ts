@@ -13,16 +13,15 @@ import type {NetConf} from '../../parse/netconf.js'
 import {defineCheck, type Finding} from '../types.js'
 import {ANNOTATION_PREFIX, parseBackendData, vxlanOptions} from '../lib/flannel.js'
 import {ev, fail, ok, unavailable} from '../lib/result.js'
+import {netConfKeyEvidence, readNetConf} from '../lib/netconf-read.js'
 import {
   annotationLine,
   flannelPodCommands,
   nodesPhrase,
-  netConfKeyEvidence,
   nodeSubject,
-  partialFinding,
-  readNetConf,
   restartFlannelOn,
-} from '../lib/kube-helpers.js'
+} from '../lib/wording.js'
+import {partialFinding} from '../lib/kube-helpers.js'
 
 const KSM = 'kube-subnet-manager'
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i

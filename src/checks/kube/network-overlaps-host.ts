@@ -11,21 +11,11 @@ import {cidrContains, cidrContainsIP, cidrsOverlap, formatCidr, parseCidr, type 
 import type {Addr, KubeNode, Route} from '../../model.js'
 import type {NetConfFact} from '../../parse/netconf.js'
 import {defineCheck, type Evidence, type Finding} from '../types.js'
-import {tunnelDevice} from '../lib/flannel.js'
+import {FLANNEL_CM, FLANNEL_NS, selfOf, tunnelDevice} from '../lib/flannel.js'
 import {ev, fail, ok, skip, unavailable, unknown} from '../lib/result.js'
-import {
-  FLANNEL_CM,
-  FLANNEL_NS,
-  addressLine,
-  netConfKeyEvidence,
-  nodeIPs,
-  nodeSubject,
-  partialFinding,
-  podCidrsOf,
-  readNetConf,
-  selfOf,
-  suggestNetwork,
-} from '../lib/kube-helpers.js'
+import {netConfKeyEvidence, readNetConf} from '../lib/netconf-read.js'
+import {addressLine, nodeSubject} from '../lib/wording.js'
+import {nodeIPs, partialFinding, podCidrsOf, suggestNetwork} from '../lib/kube-helpers.js'
 
 interface Net {
   key: 'Network' | 'IPv6Network'

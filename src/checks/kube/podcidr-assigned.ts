@@ -11,19 +11,14 @@ import {parseCidr, formatCidr, type Cidr, type Family} from '../../lib/ip.js'
 import type {KubeNode} from '../../model.js'
 import {defineCheck, type Finding} from '../types.js'
 import {ev, fail, ok, unavailable} from '../lib/result.js'
+import {FLANNEL_CM, FLANNEL_NS} from '../lib/flannel.js'
+import {readNetConf} from '../lib/netconf-read.js'
+import {flannelPodCommands, nodesPhrase, nodeSubject, podCidrLine, restartFlannelOn} from '../lib/wording.js'
 import {
-  FLANNEL_CM,
-  FLANNEL_NS,
-  flannelPodCommands,
   freeSubnet,
   grepLogs,
-  nodesPhrase,
-  nodeSubject,
   partialFinding,
-  podCidrLine,
   podCidrsOf,
-  readNetConf,
-  restartFlannelOn,
   typicalPrefix,
   type LogHit,
 } from '../lib/kube-helpers.js'

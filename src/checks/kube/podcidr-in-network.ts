@@ -11,20 +11,10 @@ import type {KubeNode} from '../../model.js'
 import type {NetConfFact} from '../../parse/netconf.js'
 import {defineCheck, type Finding} from '../types.js'
 import {ev, fail, ok, skip, unavailable} from '../lib/result.js'
-import {
-  FLANNEL_CM,
-  FLANNEL_DS,
-  FLANNEL_NS,
-  cmdName,
-  coveringCidr,
-  listNames,
-  netConfKeyEvidence,
-  nodeSubject,
-  podCidrLine,
-  podCidrsOf,
-  readNetConf,
-  widen,
-} from '../lib/kube-helpers.js'
+import {FLANNEL_CM, FLANNEL_DS, FLANNEL_NS} from '../lib/flannel.js'
+import {netConfKeyEvidence, readNetConf} from '../lib/netconf-read.js'
+import {listNames, nodeSubject, podCidrLine} from '../lib/wording.js'
+import {cmdName, coveringCidr, podCidrsOf, widen} from '../lib/kube-helpers.js'
 
 interface Member {
   node: KubeNode

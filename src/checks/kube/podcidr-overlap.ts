@@ -10,17 +10,15 @@ import {cidrContainsIP, cidrsOverlap, formatCidr, parseCidr, type Cidr} from '..
 import type {KubeNode} from '../../model.js'
 import {defineCheck, type Finding} from '../types.js'
 import {ev, fail, ok, unavailable} from '../lib/result.js'
+import {readNetConf} from '../lib/netconf-read.js'
+import {addressLine, nodeSubject, podCidrLine} from '../lib/wording.js'
 import {
-  addressLine,
   cmdName,
   freeSubnet,
   coveringCidr,
   nodeIPs,
-  nodeSubject,
   partialFinding,
-  podCidrLine,
   podCidrsOf,
-  readNetConf,
   typicalPrefix,
   widen,
 } from '../lib/kube-helpers.js'

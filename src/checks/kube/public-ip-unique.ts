@@ -9,20 +9,10 @@
 import {cidrContainsIP, normalizeIP, parseCidr, type Cidr} from '../../lib/ip.js'
 import type {KubeNode} from '../../model.js'
 import {defineCheck, type Finding} from '../types.js'
-import {ANN} from '../lib/flannel.js'
+import {ANN, FLANNEL_DS, FLANNEL_NS, selfOf} from '../lib/flannel.js'
 import {ev, fail, ok, skip, unavailable} from '../lib/result.js'
-import {
-  FLANNEL_DS,
-  FLANNEL_NS,
-  addressLine,
-  annotationLine,
-  listNames,
-  nodeIPs,
-  nodeSubject,
-  partialFinding,
-  restartFlannelOn,
-  selfOf,
-} from '../lib/kube-helpers.js'
+import {addressLine, annotationLine, listNames, nodeSubject, restartFlannelOn} from '../lib/wording.js'
+import {nodeIPs, partialFinding} from '../lib/kube-helpers.js'
 
 /** VirtualBox (and QEMU user-mode) NAT network: the same guest address on every VM. */
 const NAT_NET = parseCidr('10.0.2.0/24') as Cidr
@@ -39,7 +29,7 @@ const FAMILIES: Family[] = [
   {
     label: 'IPv6',
     key: ANN.publicIPv6,
-    overwrite: `${ANN.publicIPv6}-overwrite`,
+    overwrite: ANN.publicIPv6Overwrite,
     nodePublic: `${ANN.nodePublicIP}v6`,
   },
 ]

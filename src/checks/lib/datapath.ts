@@ -13,22 +13,9 @@
  * - Leases of another backend type are ignored (`ignoring non-vxlan v4Subnet(...)`), and so are nodes
  *   whose backend-data or public IP cannot be read (`Error turning node %q to lease`).
  */
-import {readNetConf as readConf} from './netconf-read.js'
 import type {FdbEntry, KubeNode, Link, Neigh, Route} from '../../model.js'
 import type {NetConf} from '../../parse/netconf.js'
-import type {Facts} from '../../facts/types.js'
-import type {Finding} from '../types.js'
-import {
-  ANN,
-  ANNOTATION_PREFIX,
-  identifySelf,
-  nodePublicIP,
-  nodeSubnet,
-  nodeSubnetV6,
-  parseBackendData,
-  vxlanOptions,
-} from './flannel.js'
-import {unknown} from './result.js'
+import {ANN, nodePublicIP, nodeSubnet, parseBackendData, vxlanDeviceName, vxlanOptions} from './flannel.js'
 import {
   baseAddress,
   cidrContains,
@@ -43,52 +30,6 @@ import {
 } from '../../lib/ip.js'
 
 // ---------------------------------------------------------------------------------------------------
-// Facts every data-path check needs first
-
-/** The decoded net-conf, or the `unknown` finding that says why it cannot be read. */
-export function readNetConf(
-  facts: Facts,
-): {ok: true; conf: NetConf; source: string; text: string} | {ok: false; finding: Finding} {
-  return readConf(facts, 'the data path')
-}
-
-/** The net-conf.json lines that set `key` (case-insensitive, as flannel matches keys), for evidence. */
-export function confLines(text: string, key: string): string[] {
-  const re = new RegExp(`"${key}"\\s*:`, 'i')
-  return text
-    .split('\n')
-    .filter((l) => re.test(l))
-    .map((l) => l.trim())
-}
-
-/**
- * Which node object is this host (by node name, hostname, then an address it holds). `nodes` must be
- * available; `host` and `addrs` help when they are.
- */
-export function findSelf(
-  facts: Facts,
-  nodes: readonly KubeNode[],
-): {ok: true; node: KubeNode; how: string} | {ok: false; finding: Finding} {
-  const host = facts.get('host')
-  const addrs = facts.get('addrs')
-  const self = identifySelf(host.ok ? host.value : undefined, nodes, addrs.ok ? addrs.value : undefined)
-  if (self) return {ok: true, node: self.node, how: self.how}
-  const names = nodes.map((n) => n.name).join(', ')
-  return {
-    ok: false,
-    finding: unknown(
-      `Could not tell which of the ${nodes.length} nodes (${names || 'none'}) is this host: no node name was given and no node's public-ip or InternalIP is an address here`,
-      {hint: 'pass --node-name NAME (or set NODE_NAME)'},
-    ),
-  }
-}
-
-/** The paste-able command that makes flannel re-create its device and re-program every peer on a node. */
-export function restartFlannelPod(nodeName: string | undefined): string {
-  return `kubectl -n kube-flannel delete pod -l app=flannel --field-selector spec.nodeName=${nodeName ?? 'NODE'}`
-}
-
-// ---------------------------------------------------------------------------------------------------
 // Per-family node data
 
 export function enabledFamilies(conf: NetConf): Family[] {
@@ -98,28 +39,11 @@ export function enabledFamilies(conf: NetConf): Family[] {
   return out
 }
 
-/** `flannel.<VNI>` for IPv4, `flannel-v6.<VNI>` for IPv6 (flannel-facts §3.1). */
-export function vxlanDeviceName(conf: NetConf, family: Family): string {
-  const vni = vxlanOptions(conf).vni
-  return family === 4 ? `flannel.${vni}` : `flannel-v6.${vni}`
-}
-
 /** The network flannel owns for a family (`Network` / `IPv6Network`). */
 export function flannelNetwork(conf: NetConf, family: Family): Cidr | undefined {
   const s = family === 4 ? conf.Network : conf.IPv6Network
   const c = s === undefined ? undefined : parseCidr(s)
   return c && c.family === family ? c : undefined
-}
-
-export function nodeSubnetOf(node: KubeNode, family: Family): Cidr | undefined {
-  return family === 4 ? nodeSubnet(node) : nodeSubnetV6(node)
-}
-
-/** The tunnel endpoint peers use for a node (`public-ip(v6)`, or its `-overwrite`). */
-export function nodePublicIPOf(node: KubeNode, family: Family): string | undefined {
-  if (family === 4) return nodePublicIP(node)
-  const v = node.annotations[`${ANNOTATION_PREFIX}public-ipv6-overwrite`] ?? node.annotations[ANN.publicIPv6]
-  return v === undefined ? undefined : normalizeIP(v.trim())
 }
 
 /** The annotation that holds a node's VtepMAC for a family. */
@@ -145,7 +69,11 @@ export function nodeVtepMAC(
   return {ok: true, mac}
 }
 
-/** An annotation rendered as an evidence line (`worker-2: flannel.alpha.coreos.com/public-ip=10.99.0.12`). */
+/**
+ * An annotation as a data-path evidence line (`worker-2: flannel.alpha.coreos.com/public-ip=10.99.0.12`).
+ * The kube checks quote nodes YAML-style (`wording.ts`); node.peers and node.vxlan-device keep this
+ * `name: key=value` form, which their tests pin.
+ */
 export function annotationLine(node: KubeNode, key: string): string {
   const v = node.annotations[key]
   return `${node.name}: ${key}=${v === undefined ? '(absent)' : v}`
@@ -156,6 +84,7 @@ export function linkLines(l: Link): string[] {
   return [l.raw.trimEnd(), ...(l.detailRaw !== undefined ? [l.detailRaw.trim()] : [])]
 }
 
+/** A node's podCIDRs in the same data-path form (`worker-2: spec.podCIDRs=10.244.2.0/24`). */
 export function podCidrLine(node: KubeNode): string {
   const all = node.podCIDRs.length > 0 ? node.podCIDRs.join(',') : (node.podCIDR ?? '(none)')
   return `${node.name}: spec.podCIDRs=${all}`
@@ -359,7 +288,7 @@ export function desiredPeerState(
   if (device !== undefined) out.device = device
   for (const n of input.peers) {
     if (input.self && n.name === input.self.name) continue
-    const subnet = nodeSubnetOf(n, family)
+    const subnet = nodeSubnet(n, family)
     const ignore = (reason: string, seeAlso: string): void => {
       const i: PeerIgnored = {node: n.name, family, reason, seeAlso}
       if (subnet) i.subnet = formatCidr(subnet)
@@ -377,7 +306,7 @@ export function desiredPeerState(
       ignore(`it has no IPv${family} podCIDR`, 'kube.podcidr-assigned')
       continue
     }
-    const publicIP = nodePublicIPOf(n, family)
+    const publicIP = nodePublicIP(n, family)
     if (publicIP === undefined || parseIP(publicIP)?.family !== family) {
       ignore(
         `its ${family === 4 ? 'public-ip' : 'public-ipv6'} annotation is missing or not an IPv${family} address`,

@@ -5,8 +5,8 @@
  */
 import type {NetConf} from '../../parse/netconf.js'
 import type {Addr, KubeNode} from '../../model.js'
-import {normalizeIP, parseCidr, type Cidr} from '../../lib/ip.js'
-import type {HostInfo} from '../../facts/types.js'
+import {normalizeIP, parseCidr, type Cidr, type Family} from '../../lib/ip.js'
+import type {Facts, HostInfo} from '../../facts/types.js'
 
 export const ANNOTATION_PREFIX = 'flannel.alpha.coreos.com/'
 export const ANN = {
@@ -17,8 +17,14 @@ export const ANN = {
   publicIP: `${ANNOTATION_PREFIX}public-ip`,
   publicIPv6: `${ANNOTATION_PREFIX}public-ipv6`,
   publicIPOverwrite: `${ANNOTATION_PREFIX}public-ip-overwrite`,
+  publicIPv6Overwrite: `${ANNOTATION_PREFIX}public-ipv6-overwrite`,
   nodePublicIP: `${ANNOTATION_PREFIX}node-public-ip`,
 } as const
+
+/** Where the kube-flannel manifest runs flannel: namespace, DaemonSet (pods labelled `app=flannel`), ConfigMap. */
+export const FLANNEL_NS = 'kube-flannel'
+export const FLANNEL_DS = 'kube-flannel-ds'
+export const FLANNEL_CM = 'kube-flannel-cfg'
 
 /** Linux default VXLAN destination port: flannel sends no port when `Port` is 0. */
 export const LINUX_VXLAN_PORT = 8472
@@ -53,11 +59,17 @@ export function vxlanOptions(conf: NetConf): VxlanOptions {
   return out
 }
 
-/** The tunnel device flannel creates for the backend, if any. */
+/** `flannel.<VNI>` for IPv4, `flannel-v6.<VNI>` for IPv6 (flannel-facts §3.1). */
+export function vxlanDeviceName(conf: NetConf, family: Family): string {
+  const vni = vxlanOptions(conf).vni
+  return family === 4 ? `flannel.${vni}` : `flannel-v6.${vni}`
+}
+
+/** The (IPv4) tunnel device flannel creates for the backend, if any. */
 export function tunnelDevice(conf: NetConf): string | undefined {
   switch (conf.backendType) {
     case 'vxlan':
-      return `flannel.${vxlanOptions(conf).vni}`
+      return vxlanDeviceName(conf, 4)
     case 'wireguard':
       return 'flannel-wg'
     case 'udp':
@@ -142,26 +154,28 @@ export function parseBackendData(
   return {ok: true, data}
 }
 
-/** The node's IPv4 podCIDR (`spec.podCIDRs` first IPv4, else `spec.podCIDR`). */
-export function nodeSubnet(node: KubeNode): Cidr | undefined {
-  for (const s of [...node.podCIDRs, ...(node.podCIDR ? [node.podCIDR] : [])]) {
+/**
+ * The node's podCIDR of a family: IPv4 is the first IPv4 entry of `spec.podCIDRs`, else `spec.podCIDR`;
+ * IPv6 is the first IPv6 entry of `spec.podCIDRs`.
+ */
+export function nodeSubnet(node: KubeNode, family: Family = 4): Cidr | undefined {
+  const all = family === 4 ? [...node.podCIDRs, ...(node.podCIDR ? [node.podCIDR] : [])] : node.podCIDRs
+  for (const s of all) {
     const c = parseCidr(s)
-    if (c && c.family === 4) return c
+    if (c && c.family === family) return c
   }
   return undefined
 }
 
-export function nodeSubnetV6(node: KubeNode): Cidr | undefined {
-  for (const s of node.podCIDRs) {
-    const c = parseCidr(s)
-    if (c && c.family === 6) return c
-  }
-  return undefined
-}
-
-/** The IPv4 tunnel endpoint peers use: `public-ip` (flannel copies `public-ip-overwrite` into it). */
-export function nodePublicIP(node: KubeNode): string | undefined {
-  const v = node.annotations[ANN.publicIPOverwrite] ?? node.annotations[ANN.publicIP]
+/**
+ * The tunnel endpoint peers use for a node: `public-ip` / `public-ipv6` (flannel copies
+ * `public-ip-overwrite` / `public-ipv6-overwrite` into it).
+ */
+export function nodePublicIP(node: KubeNode, family: Family = 4): string | undefined {
+  const v =
+    family === 4
+      ? (node.annotations[ANN.publicIPOverwrite] ?? node.annotations[ANN.publicIP])
+      : (node.annotations[ANN.publicIPv6Overwrite] ?? node.annotations[ANN.publicIPv6])
   return v === undefined ? undefined : normalizeIP(v.trim())
 }
 
@@ -195,6 +209,13 @@ export function identifySelf(
     }
   }
   return undefined
+}
+
+/** Which node object is this host, from the `host` and `addrs` facts when they are available. */
+export function selfOf(facts: Facts, nodes: readonly KubeNode[]): {node: KubeNode; how: string} | undefined {
+  const host = facts.get('host')
+  const addrs = facts.get('addrs')
+  return identifySelf(host.ok ? host.value : undefined, nodes, addrs.ok ? addrs.value : undefined)
 }
 
 /** Other flannel nodes this node must program (nodes without `kube-subnet-manager=true` are ignored by flannel). */

@@ -1,14 +1,10 @@
 /**
  * Helpers shared by the Kubernetes-side checks (kube.*) and the node checks that compare this host with
- * its Node object: how a node's fields are quoted as evidence, which podCIDRs and addresses a node has,
- * reading net-conf.json as a fact, free-subnet arithmetic for fixes, and the kubectl commands that reach
- * the flannel pod of one node (DaemonSet `kube-flannel-ds`, pod label `app=flannel`, namespace
- * `kube-flannel`; flannel-facts §7.3).
+ * its Node object: which podCIDRs and addresses a node has, free-subnet arithmetic for fixes, and
+ * reading flannel's logs for a node. How a node's fields are quoted as evidence, and the kubectl lines
+ * that reach its flannel pod, are in `wording.ts`; which node is this host is `selfOf` in `flannel.ts`.
  */
-import {readNetConf as readConf} from './netconf-read.js'
-import type {Facts} from '../../facts/types.js'
 import type {KubeNode, LogFile} from '../../model.js'
-import type {NetConf, NetConfFact} from '../../parse/netconf.js'
 import {
   cidrsOverlap,
   formatCidr,
@@ -18,35 +14,14 @@ import {
   type Cidr,
   type Family,
 } from '../../lib/ip.js'
-import type {Evidence, Finding} from '../types.js'
-import {identifySelf} from './flannel.js'
+import type {Finding} from '../types.js'
 import {ev, unknown} from './result.js'
+import {listNames} from './wording.js'
 
-export const FLANNEL_NS = 'kube-flannel'
-export const FLANNEL_DS = 'kube-flannel-ds'
-export const FLANNEL_CM = 'kube-flannel-cfg'
 export const NODES_HINT = 'kubectl get nodes -o json > kubernetes/nodes.json (or pass --nodes-file)'
-
-export const nodeSubject = (name: string): string => `node ${name}`
 
 /** The node name to put in a command (podcidrs.txt may print CIDRs without names). */
 export const cmdName = (n: KubeNode): string => (n.nameUnknown ? 'NODE' : n.name)
-
-/** `worker-2 spec.podCIDR=10.244.2.0/24` (and `spec.podCIDRs=[...]` when it says more). */
-export function podCidrLine(n: KubeNode): string {
-  const one = `${n.name} spec.podCIDR=${n.podCIDR ?? '<none>'}`
-  if (n.podCIDRs.length === 0 || (n.podCIDRs.length === 1 && n.podCIDRs[0] === n.podCIDR)) return one
-  return `${one} spec.podCIDRs=[${n.podCIDRs.join(', ')}]`
-}
-
-/** `worker-2 flannel.alpha.coreos.com/public-ip: 10.0.2.15` (as the annotation appears in the YAML). */
-export function annotationLine(n: KubeNode, key: string): string {
-  return `${n.name} ${key}: ${n.annotations[key] ?? '<none>'}`
-}
-
-/** `worker-2 status.addresses InternalIP=192.168.56.12` */
-export const addressLine = (n: KubeNode, a: {type: string; address: string}): string =>
-  `${n.name} status.addresses ${a.type}=${a.address}`
 
 export interface NodeIP {
   type: string
@@ -165,38 +140,6 @@ export function suggestNetwork(prefix: number, avoid: readonly Cidr[]): Cidr | u
   return undefined
 }
 
-export type ConfRead =
-  {ok: true; conf: NetConf; fact: NetConfFact; source: string} | {ok: false; finding: Finding}
-
-/** net-conf.json as decoded by flannel, or the `unknown` finding (not available / does not parse). */
-export function readNetConf(facts: Facts, purpose: string): ConfRead {
-  return readConf(facts, purpose)
-}
-
-/** The net-conf.json line that sets a key (`Network`, `IPv6Network`, `Backend.Type`), quoted as evidence. */
-export function netConfKeyEvidence(f: NetConfFact, key: string, value: string | undefined): Evidence {
-  const lines = f.text.split('\n')
-  const dot = key.lastIndexOf('.')
-  const parent = dot === -1 ? '' : key.slice(0, dot + 1)
-  const leaf = key.slice(dot + 1)
-  const known = f.result.ok
-    ? f.result.conf.keys.find(
-        (k) =>
-          k.canonical === leaf && k.path.startsWith(parent) && !k.path.slice(parent.length).includes('.'),
-      )
-    : undefined
-  let lineNo = known?.line
-  if (lineNo === undefined) {
-    const re = new RegExp(`"${leaf}"\\s*:`, 'i')
-    const i = lines.findIndex((l) => re.test(l))
-    if (i >= 0) lineNo = i + 1
-  }
-  const text = lineNo === undefined ? undefined : lines[lineNo - 1]
-  if (lineNo !== undefined && text !== undefined && text.trim() !== '')
-    return ev(`${f.source}:${lineNo + f.lineOffset}`, [text.trim()])
-  return ev(f.source, [value === undefined ? `(no "${leaf}" key)` : `"${leaf}": "${value}"`])
-}
-
 /** Where a log file came from, for evidence: the matching entry of the fact's source list, else its name. */
 export function logSource(factSource: string, file: LogFile): string {
   const parts = factSource.split(', ')
@@ -219,39 +162,6 @@ export function grepLogs(factSource: string, logs: readonly LogFile[], re: RegEx
     }
   }
   return out
-}
-
-/** Which node object is this host (host fact and addresses are optional). */
-export function selfOf(facts: Facts, nodes: readonly KubeNode[]): {node: KubeNode; how: string} | undefined {
-  const h = facts.get('host')
-  const a = facts.get('addrs')
-  return identifySelf(h.ok ? h.value : undefined, nodes, a.ok ? a.value : undefined)
-}
-
-/** kubectl lines that show the flannel pod of one node and its log. */
-export function flannelPodCommands(node: string | undefined): string[] {
-  const sel = `-l app=flannel --field-selector spec.nodeName=${node ?? 'NODE'}`
-  return [
-    `kubectl -n ${FLANNEL_NS} get pod ${sel} -o wide`,
-    `kubectl -n ${FLANNEL_NS} logs -c kube-flannel $(kubectl -n ${FLANNEL_NS} get pod ${sel} -o name)`,
-  ]
-}
-
-/** The kubectl line that restarts flannel on one node (the DaemonSet recreates the pod). */
-export const restartFlannelOn = (node: string): string =>
-  `kubectl -n ${FLANNEL_NS} delete pod -l app=flannel --field-selector spec.nodeName=${node}`
-
-/** Names joined for a sentence: `a`, `a and b`, `a, b and c`. */
-export function listNames(xs: readonly string[], max = 8): string {
-  if (xs.length <= 1) return xs[0] ?? ''
-  if (xs.length > max) return `${xs.slice(0, max).join(', ')} and ${xs.length - max} more`
-  return `${xs.slice(0, -1).join(', ')} and ${xs[xs.length - 1]}`
-}
-
-/** `Node a` or `All 3 nodes (a, b and c)`, and whether the verb that follows is plural. */
-export function nodesPhrase(names: readonly string[]): {phrase: string; plural: boolean} {
-  if (names.length === 1) return {phrase: `Node ${names[0] ?? ''}`, plural: false}
-  return {phrase: `All ${names.length} nodes (${listNames(names)})`, plural: true}
 }
 
 /** The finding for evidence that came from podcidrs.txt (names and podCIDRs only). */

@@ -2,12 +2,12 @@
  * The one way a check that depends on net-conf.json reads it. A config flannel would refuse at start-up
  * (a syntax error, an unknown backend, a type error: `conf.flannelError`) is not a basis for judging the
  * node: flannel never ran with it, so those checks say `unknown` and point at the netconf checks, which
- * report the cause once.
+ * report the cause once. The lines of net-conf.json that set a key are quoted from here too.
  */
-import type {Facts} from '../../facts/types.js'
+import type {Avail, Facts} from '../../facts/types.js'
 import type {NetConf, NetConfFact} from '../../parse/netconf.js'
-import type {Finding} from '../types.js'
-import {ev, unknown, type FindingExtra} from './result.js'
+import type {Evidence, Finding} from '../types.js'
+import {ev, skip, unknown, type FindingExtra} from './result.js'
 
 export type NetConfRead =
   {ok: true; conf: NetConf; fact: NetConfFact; source: string; text: string} | {ok: false; finding: Finding}
@@ -48,4 +48,51 @@ export function readNetConf(facts: Facts, purpose = 'this'): NetConfRead {
     }
   }
   return {ok: true, conf, fact: f, source: a.source, text: f.text}
+}
+
+/**
+ * For the netconf.* checks, which judge the file itself: a file that is not there is netconf.present's
+ * to report (`skip`); any other reason it could not be read is `unknown`.
+ */
+export function netConfNotRead(a: Extract<Avail<NetConfFact>, {ok: false}>): Finding {
+  if (a.state === 'absent') return skip('There is no net-conf.json to check (see netconf.present).')
+  const x: FindingExtra = {}
+  if (a.hint !== undefined) x.hint = a.hint
+  return unknown(`Could not look at net-conf.json: ${a.reason}`, x)
+}
+
+/** Matches a line that sets `key` (case-insensitive, as flannel matches keys). */
+const keyRe = (key: string): RegExp => new RegExp(`"${key}"\\s*:`, 'i')
+
+/** The net-conf.json lines that set `key`, trimmed, for evidence. */
+export function confLines(text: string, key: string): string[] {
+  const re = keyRe(key)
+  return text
+    .split('\n')
+    .filter((l) => re.test(l))
+    .map((l) => l.trim())
+}
+
+/** The net-conf.json line that sets a key (`Network`, `IPv6Network`, `Backend.Type`), quoted as evidence. */
+export function netConfKeyEvidence(f: NetConfFact, key: string, value: string | undefined): Evidence {
+  const lines = f.text.split('\n')
+  const dot = key.lastIndexOf('.')
+  const parent = dot === -1 ? '' : key.slice(0, dot + 1)
+  const leaf = key.slice(dot + 1)
+  const known = f.result.ok
+    ? f.result.conf.keys.find(
+        (k) =>
+          k.canonical === leaf && k.path.startsWith(parent) && !k.path.slice(parent.length).includes('.'),
+      )
+    : undefined
+  let lineNo = known?.line
+  if (lineNo === undefined) {
+    const re = keyRe(leaf)
+    const i = lines.findIndex((l) => re.test(l))
+    if (i >= 0) lineNo = i + 1
+  }
+  const text = lineNo === undefined ? undefined : lines[lineNo - 1]
+  if (lineNo !== undefined && text !== undefined && text.trim() !== '')
+    return ev(`${f.source}:${lineNo + f.lineOffset}`, [text.trim()])
+  return ev(f.source, [value === undefined ? `(no "${leaf}" key)` : `"${leaf}": "${value}"`])
 }

@@ -42,7 +42,7 @@ import type {Avail, Facts} from '../../facts/types.js'
 import type {NetConf} from '../../parse/netconf.js'
 import type {Finding} from '../types.js'
 import {unavailable, unknown} from './result.js'
-import {ANN, identifySelf, nodePublicIP} from './flannel.js'
+import {ANN, nodePublicIP, selfOf} from './flannel.js'
 
 /** What is known about a packet. `src`/`dst` may be a CIDR: "some address in this network". */
 export interface Packet {
@@ -401,6 +401,22 @@ function iptAction(rule: IptRule, table: {chains: IptChain[]}): Action {
 type Outcome =
   {kind: 'verdict'; verdict: Verdict; rule: RuleRef; reason?: string} | {kind: 'return'} | {kind: 'end'}
 
+/** `unknown` because jumps from `chain` nest deeper than MAX_DEPTH. */
+const tooDeep = (chain: string): Outcome => ({
+  kind: 'verdict',
+  verdict: 'unknown',
+  rule: {chain, index: 0, raw: '', action: ''},
+  reason: 'jumps nest too deep (a loop?)',
+})
+
+/** `unknown` because the rule `ref` jumps to a chain the evidence does not have. */
+const missingChain = (ref: RuleRef, target: string | undefined): Outcome => ({
+  kind: 'verdict',
+  verdict: 'unknown',
+  rule: ref,
+  reason: `chain ${target} is not in the evidence`,
+})
+
 interface IptCtx {
   rs: IptablesRuleset
   table: {name: string; chains: IptChain[]}
@@ -422,14 +438,7 @@ function runIptChain(
 ): Outcome | {kind: 'missing'} {
   const chain = ctx.table.chains.find((c) => c.name === name)
   if (!chain) return {kind: 'missing'}
-  if (depth > MAX_DEPTH) {
-    return {
-      kind: 'verdict',
-      verdict: 'unknown',
-      rule: {chain: `${ctx.table.name} ${name}`, index: 0, raw: '', action: ''},
-      reason: 'jumps nest too deep (a loop?)',
-    }
-  }
+  if (depth > MAX_DEPTH) return tooDeep(`${ctx.table.name} ${name}`)
   for (let i = 0; i < chain.rules.length; i++) {
     const rule = chain.rules[i] as IptRule
     const m = matchIptRule(rule, ctx.p, ctx.family)
@@ -457,13 +466,7 @@ function runIptChain(
         ctx.path.push(ref)
         const r = runIptChain(ctx, rule.target as string, depth + 1)
         if (r.kind === 'verdict') return r
-        if (r.kind === 'missing')
-          return {
-            kind: 'verdict',
-            verdict: 'unknown',
-            rule: ref,
-            reason: `chain ${rule.target} is not in the evidence`,
-          }
+        if (r.kind === 'missing') return missingChain(ref, rule.target)
         if (action === 'goto') return {kind: 'return'}
         continue
       }
@@ -645,14 +648,7 @@ function runNftChain(
 ): Outcome | {kind: 'missing'} {
   const chain = ctx.table.chains.find((c) => c.name === name)
   if (!chain) return {kind: 'missing'}
-  if (depth > MAX_DEPTH) {
-    return {
-      kind: 'verdict',
-      verdict: 'unknown',
-      rule: {chain: name, index: 0, raw: '', action: ''},
-      reason: 'jumps nest too deep (a loop?)',
-    }
-  }
+  if (depth > MAX_DEPTH) return tooDeep(name)
   for (let i = 0; i < chain.rules.length; i++) {
     const rule = chain.rules[i] as NftRule
     const m = matchNftRule(rule, ctx.p, ctx.family)
@@ -678,13 +674,7 @@ function runNftChain(
       ctx.path.push(ref)
       const r = runNftChain(ctx, rule.target, depth + 1)
       if (r.kind === 'verdict') return r
-      if (r.kind === 'missing')
-        return {
-          kind: 'verdict',
-          verdict: 'unknown',
-          rule: ref,
-          reason: `chain ${rule.target} is not in the evidence`,
-        }
+      if (r.kind === 'missing') return missingChain(ref, rule.target)
       if (rule.verdict === 'goto') return {kind: 'return'}
     }
   }
@@ -871,6 +861,15 @@ export function netfilterViews(facts: Facts, family: Family): Views {
   return out
 }
 
+/** The `unknown` finding when no ruleset of the family could be read; undefined when there is one. */
+export function noRulesFinding(views: Views, family: Family): Finding | undefined {
+  if (views.ipt.length > 0 || views.nft) return undefined
+  const a = views.firstUnavailable
+  return a
+    ? unavailable(`the ${family === 4 ? 'iptables' : 'ip6tables'} and nftables rules`, a)
+    : unknown('No netfilter evidence to evaluate.')
+}
+
 /** `rule 2 '-A FORWARD -j REJECT'` or `rule 1 'accept' of inet fw pods`. */
 export function ruleText(r: RuleRef, base?: string): string {
   const where = base !== undefined && r.chain !== base ? ` of ${r.chain}` : ''
@@ -951,8 +950,7 @@ export function underlayInterface(facts: Facts, family: Family): string | undefi
   const nodes = facts.get('nodes')
   const addrs = facts.get('addrs')
   if (!nodes.ok || !addrs.ok) return undefined
-  const host = facts.get('host')
-  const self = identifySelf(host.ok ? host.value : undefined, nodes.value, addrs.value)
+  const self = selfOf(facts, nodes.value)
   if (!self) return undefined
   const pub =
     family === 4 ? nodePublicIP(self.node) : normalizeIP(self.node.annotations[ANN.publicIPv6] ?? '')

@@ -12,6 +12,7 @@ import type {NetConf, NetConfFact} from '../../parse/netconf.js'
 import {quoteLines} from '../../parse/netconf-source.js'
 import {defineCheck, type Finding} from '../types.js'
 import {ev, fail, ok, skip, unknown, type FindingExtra} from '../lib/result.js'
+import {netConfNotRead} from '../lib/netconf-read.js'
 
 const WINDOWS_BACKENDS = ['vxlan', 'host-gw', 'alloc', 'extension']
 const WINDOWS_VNI = 4096
@@ -110,12 +111,7 @@ export const check = defineCheck({
   needs: ['netConf', 'nodes'],
   evaluate(facts) {
     const a = facts.get('netConf')
-    if (!a.ok) {
-      if (a.state === 'absent') return [skip('There is no net-conf.json to check (see netconf.present).')]
-      const x: FindingExtra = {}
-      if (a.hint !== undefined) x.hint = a.hint
-      return [unknown(`Could not look at net-conf.json: ${a.reason}`, x)]
-    }
+    if (!a.ok) return [netConfNotRead(a)]
     const fact = a.value
     if (!fact.result.ok) return [skip('net-conf.json does not parse (see netconf.json-syntax).')]
     const conf = fact.result.conf

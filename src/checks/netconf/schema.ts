@@ -10,7 +10,8 @@ import {cidrContainsIP, formatIP, maskOf, parseCidr, parseIP} from '../../lib/ip
 import {BACKENDS, REMOVED_BACKENDS, closestKey, type NetConf, type NetConfFact} from '../../parse/netconf.js'
 import {applyCommands, quoteLines} from '../../parse/netconf-source.js'
 import {defineCheck, type Finding, type Severity} from '../types.js'
-import {ev, fail, ok, skip, unknown, type FindingExtra} from '../lib/result.js'
+import {ev, fail, ok, skip, type FindingExtra} from '../lib/result.js'
+import {netConfNotRead} from '../lib/netconf-read.js'
 
 /** How `collect` writes a secret: its digest, so two nodes' keys can still be compared. */
 const REDACTED = /^sha256:[0-9a-f]{64}$/
@@ -226,12 +227,7 @@ export const check = defineCheck({
   needs: ['netConf'],
   evaluate(facts) {
     const a = facts.get('netConf')
-    if (!a.ok) {
-      if (a.state === 'absent') return [skip('There is no net-conf.json to check (see netconf.present).')]
-      const x: FindingExtra = {}
-      if (a.hint !== undefined) x.hint = a.hint
-      return [unknown(`Could not look at net-conf.json: ${a.reason}`, x)]
-    }
+    if (!a.ok) return [netConfNotRead(a)]
     const fact = a.value
     if (!fact.result.ok)
       return [

@@ -7,7 +7,8 @@
 import {CONFIG_KEYS, type NetConfFact, type NetConfProblem} from '../../parse/netconf.js'
 import {applyCommands, netConfSourceLine, quoteLines} from '../../parse/netconf-source.js'
 import {defineCheck, type Finding} from '../types.js'
-import {ev, fail, ok, skip, unknown, type FindingExtra} from '../lib/result.js'
+import {ev, fail, ok, skip, type FindingExtra} from '../lib/result.js'
+import {netConfNotRead} from '../lib/netconf-read.js'
 
 const sentence = (s: string): string => (/[.?!]$/.test(s) ? s : `${s}.`)
 
@@ -45,12 +46,7 @@ export const check = defineCheck({
   needs: ['netConf'],
   evaluate(facts) {
     const a = facts.get('netConf')
-    if (!a.ok) {
-      if (a.state === 'absent') return [skip('There is no net-conf.json to check (see netconf.present).')]
-      const x: FindingExtra = {}
-      if (a.hint !== undefined) x.hint = a.hint
-      return [unknown(`Could not look at net-conf.json: ${a.reason}`, x)]
-    }
+    if (!a.ok) return [netConfNotRead(a)]
     const fact = a.value
     if (!fact.result.ok)
       return [skip('net-conf.json does not parse, so its keys cannot be checked (see netconf.json-syntax).')]

@@ -13,7 +13,7 @@ import type {EthtoolFeatures, KernelInfo} from '../../model.js'
 import type {Finding} from '../types.js'
 import {defineCheck} from '../types.js'
 import {ev, fail, ok, skip, unavailable, unknown} from '../lib/result.js'
-import {readNetConf} from '../lib/datapath.js'
+import {readNetConf} from '../lib/netconf-read.js'
 import {vxlanOptions} from '../lib/flannel.js'
 import {kernelVersion} from '../../parse/uname.js'
 import {normalizeLogLine} from '../../parse/logs.js'
@@ -48,7 +48,7 @@ export const check = defineCheck({
   severity: 'warning',
   needs: ['kernel', 'ethtool', 'logs', 'netConf'],
   evaluate(facts) {
-    const nc = readNetConf(facts)
+    const nc = readNetConf(facts, 'the data path')
     if (nc.ok && nc.conf.backendType !== 'vxlan') {
       return [skip(`The backend is ${nc.conf.backendType || '""'}, not vxlan: no VXLAN packets to checksum.`)]
     }

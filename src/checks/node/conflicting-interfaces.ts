@@ -14,8 +14,9 @@ import type {NetConf} from '../../parse/netconf.js'
 import type {Finding} from '../types.js'
 import {defineCheck} from '../types.js'
 import {ev, fail, ok, unavailable, unknown} from '../lib/result.js'
-import {vxlanOptions} from '../lib/flannel.js'
-import {linkLines, readNetConf, vxlanDeviceName} from '../lib/datapath.js'
+import {vxlanDeviceName, vxlanOptions} from '../lib/flannel.js'
+import {readNetConf} from '../lib/netconf-read.js'
+import {linkLines} from '../lib/datapath.js'
 
 interface OtherCni {
   cni: string
@@ -56,7 +57,7 @@ export const check = defineCheck({
     if (!linksA.ok) return [unavailable('the links (ip -d link)', linksA)]
     const links = linksA.value
     const src = linksA.source
-    const nc = readNetConf(facts)
+    const nc = readNetConf(facts, 'the data path')
     const conf = nc.ok ? nc.conf : undefined
     const addrsA = facts.get('addrs')
     const findings: Finding[] = []

@@ -15,7 +15,7 @@
  */
 import type {IptablesRuleset, NftRuleset} from '../../model.js'
 import {defineCheck, type Finding, type Severity} from '../types.js'
-import {ev, fail, ok, unavailable, unknown} from '../lib/result.js'
+import {ev, fail, ok, unknown} from '../lib/result.js'
 import {tunnelDevice} from '../lib/flannel.js'
 import {normalizeCidr, parseCidr, type Family} from '../../lib/ip.js'
 import {
@@ -26,6 +26,7 @@ import {
   evidenceLines,
   flannelNetworks,
   netfilterViews,
+  noRulesFinding,
   onlyProtoOrPort,
   ruleText,
   type Evaluation,
@@ -162,13 +163,9 @@ export const check = defineCheck({
     ] as const) {
       if (net === undefined || !parseCidr(net)) continue
       const views = netfilterViews(facts, family)
-      if (views.ipt.length === 0 && !views.nft) {
-        const a = views.firstUnavailable
-        findings.push(
-          a
-            ? unavailable(`the ${family === 4 ? 'iptables' : 'ip6tables'} and nftables rules`, a)
-            : unknown('No netfilter evidence to evaluate.'),
-        )
+      const none = noRulesFinding(views, family)
+      if (none) {
+        findings.push(none)
         continue
       }
       const fl = flows(net, tun, underlayInterface(facts, family))

@@ -10,20 +10,10 @@
 import {cidrContainsIP, normalizeIP, parseCidr, parseIP, type Cidr} from '../../lib/ip.js'
 import type {Addr, KubeNode, Link, Route} from '../../model.js'
 import {defineCheck, type Evidence, type Finding} from '../types.js'
-import {ANN, isFlannelNode} from '../lib/flannel.js'
+import {ANN, FLANNEL_DS, FLANNEL_NS, isFlannelNode, selfOf} from '../lib/flannel.js'
 import {ev, fail, ok, unavailable, unknown} from '../lib/result.js'
-import {
-  FLANNEL_DS,
-  FLANNEL_NS,
-  annotationLine,
-  addressLine,
-  grepLogs,
-  listNames,
-  nodeIPs,
-  nodeSubject,
-  restartFlannelOn,
-  selfOf,
-} from '../lib/kube-helpers.js'
+import {grepLogs, nodeIPs} from '../lib/kube-helpers.js'
+import {addressLine, annotationLine, listNames, nodeSubject, restartFlannelOn} from '../lib/wording.js'
 
 const NAT_NET = parseCidr('10.0.2.0/24') as Cidr
 const USING_IFACE = /Using interface with name (\S+) and address (\S+)/

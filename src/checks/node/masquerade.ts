@@ -14,7 +14,7 @@ import type {IptablesRuleset, IptRule, NftRule, NftRuleset} from '../../model.js
 import {defineCheck, type Finding} from '../types.js'
 import {ev, fail, ok, skip, unavailable, unknown} from '../lib/result.js'
 import {formatCidr, normalizeCidr} from '../../lib/ip.js'
-import {identifySelf, isFlannelNode, nodeSubnet, nodeSubnetV6} from '../lib/flannel.js'
+import {isFlannelNode, nodeSubnet, selfOf} from '../lib/flannel.js'
 
 interface Spec {
   /** Human form, as flannel writes it (iptables -S syntax or nft syntax). */
@@ -219,15 +219,7 @@ export const check = defineCheck({
     const fams: FamilyNets[] = []
     const bad: string[] = []
     const nodes = facts.get('nodes')
-    const addrs = facts.get('addrs')
-    const hostInfo = facts.get('host')
-    const found = nodes.ok
-      ? identifySelf(
-          hostInfo.ok ? hostInfo.value : undefined,
-          nodes.value,
-          addrs.ok ? addrs.value : undefined,
-        )
-      : undefined
+    const found = nodes.ok ? selfOf(facts, nodes.value) : undefined
     const self = found && isFlannelNode(found.node) ? found : undefined
     for (const [family, nk, sk, mcast] of [
       [4, 'FLANNEL_NETWORK', 'FLANNEL_SUBNET', '224.0.0.0/4'],
@@ -245,7 +237,7 @@ export const check = defineCheck({
       const entry: FamilyNets = {family, net, pod, subnetRaw: `${sk}=${s}`, mcast}
       // In kube mode flannel's lease is the node's podCIDR: rules for it while subnet.env says otherwise
       // point at subnet.env (node.subnet-env), not at an old lease.
-      const leased = self ? (family === 4 ? nodeSubnet(self.node) : nodeSubnetV6(self.node)) : undefined
+      const leased = self ? nodeSubnet(self.node, family) : undefined
       if (self && leased && formatCidr(leased) !== pod)
         entry.podCIDR = {cidr: formatCidr(leased), node: self.node.name}
       fams.push(entry)

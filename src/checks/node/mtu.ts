@@ -13,15 +13,10 @@ import type {Link, Route} from '../../model.js'
 import type {Finding} from '../types.js'
 import {defineCheck} from '../types.js'
 import {ev, fail, needAll, ok, unavailable, unknown} from '../lib/result.js'
-import {backendOverhead, tunnelDevice} from '../lib/flannel.js'
-import {
-  confLines,
-  defaultRoute,
-  linkLines,
-  readNetConf,
-  restartFlannelPod,
-  vxlanDeviceName,
-} from '../lib/datapath.js'
+import {backendOverhead, tunnelDevice, vxlanDeviceName} from '../lib/flannel.js'
+import {confLines, readNetConf} from '../lib/netconf-read.js'
+import {restartFlannelOn} from '../lib/wording.js'
+import {defaultRoute, linkLines} from '../lib/datapath.js'
 
 /** Extra bytes VXLAN needs over IPv6 compared with IPv4 (70 − 50). */
 const VXLAN_V6_EXTRA = 20
@@ -33,7 +28,7 @@ export const check = defineCheck({
   severity: 'error',
   needs: ['netConf', 'subnetEnv', 'links', 'routes', 'host'],
   evaluate(facts) {
-    const nc = readNetConf(facts)
+    const nc = readNetConf(facts, 'the data path')
     if (!nc.ok) return [nc.finding]
     const conf = nc.conf
     const got = needAll(facts, ['subnetEnv', 'links'] as const, ['subnet.env', 'the links (ip -d link)'])
@@ -122,11 +117,11 @@ export const check = defineCheck({
               option !== undefined
                 ? [
                     `# lower "MTU" in net-conf.json's Backend to at most ${underlay?.mtu ?? option} and restart flannel on every node`,
-                    restartFlannelPod(nodeName),
+                    restartFlannelOn(nodeName),
                   ]
                 : [
                     `# flannel computes FLANNEL_MTU only when it starts (the underlay MTU changed since): restart it`,
-                    restartFlannelPod(nodeName),
+                    restartFlannelOn(nodeName),
                     ...(tunName !== undefined && tun ? [`ip link set dev ${tunName} mtu ${expected}`] : []),
                     `# then delete the pods on this node so their veths get the new MTU`,
                   ],
@@ -143,7 +138,7 @@ export const check = defineCheck({
             evidence: [envEv, ...underlayEv],
             fix: [
               `# flannel computes FLANNEL_MTU only when it starts (the underlay MTU grew since): restart it`,
-              restartFlannelPod(nodeName),
+              restartFlannelOn(nodeName),
             ],
           },
         ),
@@ -182,7 +177,7 @@ export const check = defineCheck({
               evidence: [envEv, ...(v6dev ? [ev(linkSrc, linkLines(v6dev))] : []), ...underlayEv],
               fix: [
                 `# set "MTU": ${iface - VXLAN_V6_EXTRA} (interface MTU ${iface} − 20) in net-conf.json's Backend so FLANNEL_MTU becomes ${iface - VXLAN_V6_EXTRA - overhead}, then restart flannel on every node`,
-                restartFlannelPod(nodeName),
+                restartFlannelOn(nodeName),
               ],
             },
           ),

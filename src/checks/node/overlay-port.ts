@@ -15,11 +15,11 @@ import {defineCheck, type Finding, type Severity} from '../types.js'
 import {ev, fail, ok, skip, unavailable, unknown} from '../lib/result.js'
 import {
   ANN,
-  identifySelf,
   isFlannelNode,
   nodePublicIP,
   overlayPorts,
   peerNodes,
+  selfOf,
   tunnelDevice,
 } from '../lib/flannel.js'
 import {normalizeIP, type Family} from '../../lib/ip.js'
@@ -30,6 +30,7 @@ import {
   evalNftHook,
   evidenceLines,
   netfilterViews,
+  noRulesFinding,
   ruleText,
   underlayInterface,
   usesFirewalld,
@@ -75,9 +76,7 @@ function peerList(facts: Facts, family: Family): {peers: Peer[]; note?: string} 
       peers: [{}],
       note: 'no node carries flannel annotations yet: evaluated for traffic from any address',
     }
-  const host = facts.get('host')
-  const addrs = facts.get('addrs')
-  const self = identifySelf(host.ok ? host.value : undefined, nodes.value, addrs.ok ? addrs.value : undefined)
+  const self = selfOf(facts, nodes.value)
   const peers: Peer[] = []
   for (const n of peerNodes(nodes.value, self?.node)) {
     const ip = family === 4 ? nodePublicIP(n) : normalizeIP((n.annotations[ANN.publicIPv6] ?? '').trim())
@@ -145,13 +144,9 @@ export const check = defineCheck({
       const ports = portsFor(conf, family)
       if (ports.length === 0) continue
       const views = netfilterViews(facts, family)
-      if (views.ipt.length === 0 && !views.nft) {
-        const a = views.firstUnavailable
-        findings.push(
-          a
-            ? unavailable(`the ${family === 4 ? 'iptables' : 'ip6tables'} and nftables rules`, a)
-            : unknown('No netfilter evidence to evaluate.'),
-        )
+      const none = noRulesFinding(views, family)
+      if (none) {
+        findings.push(none)
         continue
       }
       const listed = peerList(facts, family)

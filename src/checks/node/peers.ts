@@ -12,20 +12,18 @@
 import type {Finding, Severity} from '../types.js'
 import {defineCheck} from '../types.js'
 import {ev, fail, needAll, ok, skip, unknown} from '../lib/result.js'
-import {ANN, peerNodes} from '../lib/flannel.js'
+import {ANN, nodeSubnet, peerNodes, selfOf} from '../lib/flannel.js'
+import {readNetConf} from '../lib/netconf-read.js'
+import {restartFlannelOn, selfUnknown} from '../lib/wording.js'
 import {
   annotationLine,
   backendDataKey,
   desiredPeerState,
   diffDataPath,
   enabledFamilies,
-  findSelf,
   flannelNetwork,
-  nodeSubnetOf,
   podCidrLine,
   reachFromRoutes,
-  readNetConf,
-  restartFlannelPod,
   routeFamily,
   type EntryKind,
   unsupportedPeerBackend,
@@ -44,7 +42,7 @@ export const check = defineCheck({
   severity: 'error',
   needs: ['netConf', 'nodes', 'host', 'addrs', 'routes', 'neighs', 'fdb'],
   evaluate(facts) {
-    const nc = readNetConf(facts)
+    const nc = readNetConf(facts, 'the data path')
     if (!nc.ok) return [nc.finding]
     const conf = nc.conf
     const unsupported = unsupportedPeerBackend(conf.backendType)
@@ -77,8 +75,8 @@ export const check = defineCheck({
         ),
       ]
     }
-    const self = findSelf(facts, nodes)
-    if (!self.ok) return [self.finding]
+    const self = selfOf(facts, nodes)
+    if (!self) return [selfUnknown(nodes)]
     const me = self.node
     const peers = peerNodes(nodes, me)
     const reach = reachFromRoutes(routes)
@@ -98,7 +96,7 @@ export const check = defineCheck({
       const d = desiredPeerState({conf, family, self: me, peers, reach})
       if (!d.ok) continue
       const desired = d.value
-      const ownSubnet = nodeSubnetOf(me, family)
+      const ownSubnet = nodeSubnet(me, family)
       const network = flannelNetwork(conf, family)
       const opts: {network?: Cidr; ownSubnet?: Cidr} = {}
       if (network) opts.network = network
@@ -261,7 +259,7 @@ function peerFinding(
       '# or use the vxlan backend with "DirectRouting": true, which encapsulates only towards peers that are not on this segment',
     )
   if (pd.problems.some((x) => x.state === 'missing' || x.severity === 'error'))
-    fix.push('# or restart flannel on this node, which re-programs every peer:', restartFlannelPod(selfName))
+    fix.push('# or restart flannel on this node, which re-programs every peer:', restartFlannelOn(selfName))
   return fail(
     sev,
     `${p.node} (${p.subnet}, public IP ${p.publicIP}) is to be reached ${how}, but ${clauses.join('; ')}.`,

@@ -19,17 +19,10 @@ import {
 } from '../../lib/ip.js'
 import type {KubeNode, SubnetEnv} from '../../model.js'
 import {defineCheck, type Evidence, type Finding} from '../types.js'
-import {nodeSubnet, nodeSubnetV6} from '../lib/flannel.js'
+import {nodeSubnet, selfOf} from '../lib/flannel.js'
 import {ev, fail, ok, skip, unavailable, unknown} from '../lib/result.js'
-import {
-  flannelPodCommands,
-  netConfKeyEvidence,
-  nodeSubject,
-  podCidrLine,
-  readNetConf,
-  restartFlannelOn,
-  selfOf,
-} from '../lib/kube-helpers.js'
+import {netConfKeyEvidence, readNetConf} from '../lib/netconf-read.js'
+import {flannelPodCommands, nodeSubject, podCidrLine, restartFlannelOn} from '../lib/wording.js'
 
 const HOST_PATH = '/run/flannel/subnet.env'
 
@@ -47,14 +40,14 @@ const FAMS: Fam[] = [
     network: 'FLANNEL_NETWORK',
     subnet: 'FLANNEL_SUBNET',
     confKey: 'Network',
-    podCidr: nodeSubnet,
+    podCidr: (n) => nodeSubnet(n, 4),
   },
   {
     label: 'IPv6',
     network: 'FLANNEL_IPV6_NETWORK',
     subnet: 'FLANNEL_IPV6_SUBNET',
     confKey: 'IPv6Network',
-    podCidr: nodeSubnetV6,
+    podCidr: (n) => nodeSubnet(n, 6),
   },
 ]
 

@@ -14,7 +14,8 @@ import type {Route, Sysctls} from '../../model.js'
 import type {Finding} from '../types.js'
 import {defineCheck} from '../types.js'
 import {ev, fail, needAll, ok, unknown} from '../lib/result.js'
-import {defaultRoute, readNetConf} from '../lib/datapath.js'
+import {defaultRoute} from '../lib/datapath.js'
+import {readNetConf} from '../lib/netconf-read.js'
 import {ipv4ConfKey} from '../../parse/sysctl.js'
 
 const PERSIST = '/etc/sysctl.d/99-flannel.conf'
@@ -42,7 +43,7 @@ export const check = defineCheck({
     if (!got.ok) return [got.finding]
     const [s] = got.values
     const src = got.sources[0] as string
-    const nc = readNetConf(facts)
+    const nc = readNetConf(facts, 'the data path')
     const conf = nc.ok ? nc.conf : undefined
     const mods = facts.get('modules')
     const findings: Finding[] = []

@@ -15,24 +15,27 @@ import type {Addr, KubeNode, Link} from '../../model.js'
 import type {Evidence, Finding} from '../types.js'
 import {defineCheck} from '../types.js'
 import {ev, fail, ok, skip, unavailable, unknown} from '../lib/result.js'
-import {vxlanOptions, type VxlanOptions} from '../lib/flannel.js'
+import {
+  ANN,
+  nodePublicIP,
+  nodeSubnet,
+  selfOf,
+  vxlanDeviceName,
+  vxlanOptions,
+  type VxlanOptions,
+} from '../lib/flannel.js'
+import {readNetConf} from '../lib/netconf-read.js'
+import {restartFlannelOn, selfUnknown} from '../lib/wording.js'
 import {
   annotationLine,
   backendDataKey,
   enabledFamilies,
-  findSelf,
   flannelNetwork,
   linkLines,
-  nodePublicIPOf,
-  nodeSubnetOf,
   nodeVtepMAC,
   podCidrLine,
-  readNetConf,
-  restartFlannelPod,
   sameIP,
-  vxlanDeviceName,
 } from '../lib/datapath.js'
-import {ANN} from '../lib/flannel.js'
 import {baseAddress, cidrContainsIP, normalizeIP, parseCidr, type Cidr, type Family} from '../../lib/ip.js'
 
 interface Ctx {
@@ -48,7 +51,7 @@ interface Ctx {
 const isLinkLocal6 = (ip: string): boolean => cidrContainsIP(parseCidr('fe80::/10') as Cidr, ip)
 
 function recreate(name: string, nodeName: string | undefined): string[] {
-  return [`ip link delete ${name}`, `# flannel creates it again when it starts:`, restartFlannelPod(nodeName)]
+  return [`ip link delete ${name}`, `# flannel creates it again when it starts:`, restartFlannelOn(nodeName)]
 }
 
 function checkDevice(c: Ctx, family: Family, name: string): Finding[] {
@@ -68,7 +71,7 @@ function checkDevice(c: Ctx, family: Family, name: string): Finding[] {
               [...c.links.values()].map((x) => x.raw.trimEnd()),
             ),
           ],
-          fix: [restartFlannelPod(c.nodeName)],
+          fix: [restartFlannelOn(c.nodeName)],
         },
       ),
     ]
@@ -132,7 +135,7 @@ function checkDevice(c: Ctx, family: Family, name: string): Finding[] {
     if (c.self) {
       const {node, source} = c.self
       const pubKey = family === 4 ? ANN.publicIP : ANN.publicIPv6
-      const pub = nodePublicIPOf(node, family)
+      const pub = nodePublicIP(node, family)
       const nodeEv = ev(source, [annotationLine(node, pubKey)])
       const held = c.addrs?.value.map((a) => normalizeIP(a.address))
       if (v.local === undefined) {
@@ -215,7 +218,7 @@ function checkDevice(c: Ctx, family: Family, name: string): Finding[] {
       )
     } else verified.push(`MAC ${want.mac} (${node.name}'s VtepMAC)`)
 
-    const subnet = nodeSubnetOf(node, family)
+    const subnet = nodeSubnet(node, family)
     // Without addresses the caller has already said so, once for all devices.
     if (c.addrs && !subnet) {
       out.push(
@@ -278,7 +281,7 @@ export const check = defineCheck({
   severity: 'error',
   needs: ['netConf', 'links', 'addrs', 'nodes', 'host'],
   evaluate(facts) {
-    const nc = readNetConf(facts)
+    const nc = readNetConf(facts, 'the data path')
     if (!nc.ok) return [nc.finding]
     const conf = nc.conf
     if (conf.backendType !== 'vxlan')
@@ -306,11 +309,11 @@ export const check = defineCheck({
     if (!nodesA.ok)
       findings.push(unavailable("the nodes (needed for this node's MAC, public IP and podCIDR)", nodesA))
     else {
-      const self = findSelf(facts, nodesA.value)
-      if (self.ok) {
+      const self = selfOf(facts, nodesA.value)
+      if (self) {
         c.self = {node: self.node, source: nodesA.source}
         c.nodeName = self.node.name
-      } else findings.push(self.finding)
+      } else findings.push(selfUnknown(nodesA.value))
     }
     for (const family of enabledFamilies(conf)) {
       c.network = flannelNetwork(conf, family)

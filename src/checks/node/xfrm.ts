@@ -13,8 +13,9 @@ import type {XfrmPolicy, XfrmState} from '../../model.js'
 import type {Finding} from '../types.js'
 import {defineCheck} from '../types.js'
 import {ev, fail, needAll, ok, skip, unknown} from '../lib/result.js'
-import {identifySelf, nodePublicIP, nodeSubnet, peerNodes} from '../lib/flannel.js'
-import {readNetConf, restartFlannelPod} from '../lib/datapath.js'
+import {nodePublicIP, nodeSubnet, peerNodes, selfOf} from '../lib/flannel.js'
+import {readNetConf} from '../lib/netconf-read.js'
+import {restartFlannelOn} from '../lib/wording.js'
 import {formatCidr, normalizeCidr, normalizeIP} from '../../lib/ip.js'
 
 export const FLANNEL_REQID = 11
@@ -44,7 +45,7 @@ export const check = defineCheck({
   severity: 'error',
   needs: ['netConf', 'xfrmPolicies', 'xfrmStates', 'nodes', 'host', 'addrs'],
   evaluate(facts) {
-    const nc = readNetConf(facts)
+    const nc = readNetConf(facts, 'the data path')
     if (!nc.ok) return [nc.finding]
     if (nc.conf.backendType !== 'ipsec')
       return [
@@ -59,9 +60,7 @@ export const check = defineCheck({
     const [polSrc, nodeSrc] = got.sources as [string, string]
     const statesA = facts.get('xfrmStates')
     const states: XfrmState[] | undefined = statesA.ok ? statesA.value : undefined
-    const hostA = facts.get('host')
-    const addrsA = facts.get('addrs')
-    const self = identifySelf(hostA.ok ? hostA.value : undefined, nodes, addrsA.ok ? addrsA.value : undefined)
+    const self = selfOf(facts, nodes)
     if (!self) {
       return [
         unknown(
@@ -87,7 +86,7 @@ export const check = defineCheck({
       ]
     }
     const mine = formatCidr(mySub)
-    const restart = ['ip xfrm state flush && ip xfrm policy flush', restartFlannelPod(me.name)]
+    const restart = ['ip xfrm state flush && ip xfrm policy flush', restartFlannelOn(me.name)]
     const flannelPols = policies.filter(isFlannel)
     const used = new Set<XfrmPolicy>()
     const findings: Finding[] = []

@@ -4,36 +4,17 @@ import {test} from 'node:test'
 
 import {check, kernelRisk} from '../../../src/checks/node/checksum-offload.js'
 import {staticFacts, type StaticFactInput} from '../../../src/facts/static.js'
-import type {NetConf, NetConfFact} from '../../../src/parse/netconf.js'
+import type {NetConfFact} from '../../../src/parse/netconf.js'
 import {parseEthtoolFeatures} from '../../../src/parse/ethtool.js'
 import {parseLog} from '../../../src/parse/logs.js'
 import {parseUname} from '../../../src/parse/uname.js'
+import {netConfFact} from '../../support/builders.js'
 
 const OUT = new URL('../../fixtures/outputs/', import.meta.url)
 const fx = (path: string): string => readFileSync(new URL(path, OUT), 'utf8')
 
-function netConf(type: string, backend: Record<string, unknown> = {}): NetConfFact {
-  const conf: NetConf = {
-    EnableIPv4: true,
-    EnableIPv6: false,
-    EnableNFTables: false,
-    Network: '10.244.0.0/16',
-    backendPresent: true,
-    backendType: type,
-    backend,
-    keys: [],
-    unknownKeys: [],
-    typeErrors: [],
-    duplicates: [],
-  }
-  return {
-    source: 'files/etc/kube-flannel/net-conf.json',
-    text: '{}',
-    lineOffset: 0,
-    columnOffset: 0,
-    result: {ok: true, conf},
-  }
-}
+const netConf = (type: string, backend: Record<string, unknown> = {}): NetConfFact =>
+  netConfFact({backendType: type, backend}, {text: '{}'})
 
 const ON = parseEthtoolFeatures(fx('ethtool/flannel.1.txt'))
 const OFF = parseEthtoolFeatures(fx('ethtool/flannel.1-tx-csum-off.txt'))

@@ -2,34 +2,20 @@ import assert from 'node:assert/strict'
 import {test} from 'node:test'
 
 import {check} from '../../../src/checks/node/cni0.js'
-import type {Avail, FactKey, FactTypes} from '../../../src/facts/types.js'
 import {staticFacts, type StaticFactInput} from '../../../src/facts/static.js'
 import type {Finding} from '../../../src/checks/types.js'
-import type {Addr, Link, SubnetEnv} from '../../../src/model.js'
+import type {Addr, Link} from '../../../src/model.js'
+import {addr, avail, subnetEnv} from '../../support/builders.js'
 
 // The real capture (test/fixtures/outputs/ip-addr/iproute2-6.1.txt): node A's cni0 holds 10.244.1.1/24 for
 // podCIDR 10.244.1.0/24, with one pod veth vethab12cd34 attached.
 
-function addr(ifname: string, cidr: string, scope = 'global'): Addr {
-  const [address, len] = cidr.split('/') as [string, string]
-  const family = address.includes(':') ? 'inet6' : 'inet'
-  return {
-    ifname,
-    family,
-    address,
-    prefixlen: Number(len),
-    scope,
-    flags: [],
-    raw: `    ${family} ${cidr} scope ${scope} ${ifname}`,
-  }
-}
-
 const cni0Addrs = (...v4: string[]): Addr[] => [
-  addr('lo', '127.0.0.1/8', 'host'),
+  addr('lo', '127.0.0.1/8', {scope: 'host'}),
   addr('eth0', '10.99.0.11/24'),
   addr('flannel.1', '10.244.1.0/32'),
   ...v4.map((a) => addr('cni0', a)),
-  addr('cni0', 'fe80::2c04:82ff:fe92:3526/64', 'link'),
+  addr('cni0', 'fe80::2c04:82ff:fe92:3526/64', {scope: 'link'}),
 ]
 
 function link(name: string, o: {master?: string; kind?: string} = {}): Link {
@@ -51,15 +37,6 @@ const withPod = (): Link[] => [
   link('vethab12cd34', {master: 'cni0', kind: 'veth'}),
 ]
 
-function subnetEnv(kv: Record<string, string>): SubnetEnv {
-  const entries = Object.entries(kv).map(([key, value], i) => ({
-    key,
-    value,
-    line: i + 1,
-    raw: `${key}=${value}`,
-  }))
-  return {entries, values: kv, malformed: []}
-}
 const ENV = {
   FLANNEL_NETWORK: '10.244.0.0/16',
   FLANNEL_SUBNET: '10.244.1.1/24',
@@ -67,18 +44,12 @@ const ENV = {
   FLANNEL_IPMASQ: 'true',
 }
 
-const av = <K extends FactKey>(value: FactTypes[K], source: string): Avail<FactTypes[K]> => ({
-  ok: true,
-  value,
-  source,
-})
-
 function run(o: StaticFactInput = {}): Finding[] {
   return check.evaluate(
     staticFacts({
-      addrs: av<'addrs'>(cni0Addrs('10.244.1.1/24'), 'commands/ip-addr.txt'),
-      subnetEnv: av<'subnetEnv'>(subnetEnv(ENV), 'files/run/flannel/subnet.env'),
-      links: av<'links'>(withPod(), 'commands/ip-link.txt'),
+      addrs: avail(cni0Addrs('10.244.1.1/24'), 'commands/ip-addr.txt'),
+      subnetEnv: avail(subnetEnv(ENV), 'files/run/flannel/subnet.env'),
+      links: avail(withPod(), 'commands/ip-link.txt'),
       ...o,
     }),
   )
@@ -99,7 +70,7 @@ test('cni0 holds exactly 10.244.1.1/24, the gateway of FLANNEL_SUBNET', () => {
 })
 
 test('node re-joined with podCIDR 10.244.1.0/24 while cni0 kept 10.244.3.1/24: error quoting the bridge plugin', () => {
-  const fs = run({addrs: av<'addrs'>(cni0Addrs('10.244.3.1/24'), 'commands/ip-addr.txt')})
+  const fs = run({addrs: avail(cni0Addrs('10.244.3.1/24'), 'commands/ip-addr.txt')})
   assert.equal(fs.length, 1)
   const f = fs[0] as Finding
   assert.equal(f.status, 'error')

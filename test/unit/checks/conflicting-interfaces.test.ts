@@ -2,61 +2,17 @@ import assert from 'node:assert/strict'
 import {test} from 'node:test'
 
 import {check} from '../../../src/checks/node/conflicting-interfaces.js'
-import type {Avail, FactKey, FactTypes} from '../../../src/facts/types.js'
 import {staticFacts, type StaticFactInput} from '../../../src/facts/static.js'
 import type {Finding} from '../../../src/checks/types.js'
 import type {Addr, Link, VxlanInfo} from '../../../src/model.js'
-import type {NetConf, NetConfFact} from '../../../src/parse/netconf.js'
+import type {NetConfFact} from '../../../src/parse/netconf.js'
+import {addr, avail, link, netConfFact} from '../../support/builders.js'
 
 // The real capture (test/fixtures/outputs/ip-link/iproute2-6.1-d.txt) has node A's flannel.1 (vxlan id 1,
 // dstport 8472) and a `cilium_vxlan` (vxlan id 2, dstport 8473, down) left by another CNI.
 
-function netConf(backend: Record<string, unknown> = {}, type = 'vxlan'): NetConfFact {
-  const conf: NetConf = {
-    EnableIPv4: true,
-    EnableIPv6: false,
-    EnableNFTables: false,
-    Network: '10.244.0.0/16',
-    backendPresent: true,
-    backendType: type,
-    backend,
-    keys: [],
-    unknownKeys: [],
-    typeErrors: [],
-    duplicates: [],
-  }
-  return {
-    source: 'files/etc/kube-flannel/net-conf.json',
-    text: '',
-    lineOffset: 0,
-    columnOffset: 0,
-    result: {ok: true, conf},
-  }
-}
-
-function link(
-  index: number,
-  name: string,
-  o: {kind?: string; up?: boolean; mtu?: number; vxlan?: VxlanInfo} = {},
-): Link {
-  const up = o.up ?? true
-  const mtu = o.mtu ?? 1500
-  const l: Link = {
-    index,
-    name,
-    mtu,
-    flags: up ? ['BROADCAST', 'MULTICAST', 'UP', 'LOWER_UP'] : ['BROADCAST', 'MULTICAST'],
-    up,
-    raw: `${index}: ${name}: <${up ? 'BROADCAST,MULTICAST,UP,LOWER_UP' : 'BROADCAST,MULTICAST'}> mtu ${mtu} qdisc ${up ? 'noqueue' : 'noop'} state ${up ? 'UNKNOWN' : 'DOWN'} mode DEFAULT group default qlen 1000`,
-  }
-  if (o.kind) l.kind = o.kind
-  if (o.vxlan) {
-    const v = o.vxlan
-    l.vxlan = v
-    l.detailRaw = `vxlan id ${v.id}${v.local ? ` local ${v.local}` : ''}${v.dev ? ` dev ${v.dev}` : ''} srcport 0 0 dstport ${v.dstport} ${v.learning ? '' : 'nolearning '}ttl auto ageing 300 udpcsum noudp6zerocsumtx noudp6zerocsumrx`
-  }
-  return l
-}
+const netConf = (backend: Record<string, unknown> = {}, type = 'vxlan'): NetConfFact =>
+  netConfFact({backendType: type, backend})
 
 const vx = (id: number, dstport: number, local?: string): VxlanInfo => {
   const v: VxlanInfo = {id, dstport, learning: false, gbp: false}
@@ -78,35 +34,17 @@ const healthy = (): Link[] => [
 ]
 const cilium = (dstport = 8473) => link(6, 'cilium_vxlan', {kind: 'vxlan', up: false, vxlan: vx(2, dstport)})
 
-function addr(ifname: string, cidr: string): Addr {
-  const [address, len] = cidr.split('/') as [string, string]
-  return {
-    ifname,
-    family: 'inet',
-    address,
-    prefixlen: Number(len),
-    scope: 'global',
-    flags: [],
-    raw: `    inet ${cidr} scope global ${ifname}`,
-  }
-}
 const addrs = (): Addr[] => [
   addr('eth0', '10.99.0.11/24'),
   addr('flannel.1', '10.244.1.0/32'),
   addr('cni0', '10.244.1.1/24'),
 ]
 
-const av = <K extends FactKey>(value: FactTypes[K], source: string): Avail<FactTypes[K]> => ({
-  ok: true,
-  value,
-  source,
-})
-
 function run(o: StaticFactInput = {}): Finding[] {
   return check.evaluate(
     staticFacts({
-      links: av<'links'>(healthy(), 'commands/ip-link.txt'),
-      addrs: av<'addrs'>(addrs(), 'commands/ip-addr.txt'),
+      links: avail(healthy(), 'commands/ip-link.txt'),
+      addrs: avail(addrs(), 'commands/ip-addr.txt'),
       netConf: netConf(),
       ...o,
     }),
@@ -122,7 +60,7 @@ test('flannel, cni0, kube-ipvs0 and an unaddressed tunl0: nothing conflicts', ()
 })
 
 test('the captured cilium_vxlan: warning naming Cilium, with ip link delete and the CNI config advice', () => {
-  const fs = run({links: av<'links'>([...healthy(), cilium()], 'commands/ip-link.txt')})
+  const fs = run({links: avail([...healthy(), cilium()], 'commands/ip-link.txt')})
   const w = warnings(fs)
   assert.equal(w.length, 1, JSON.stringify(fs))
   const f = w[0] as Finding

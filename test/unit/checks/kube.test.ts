@@ -14,6 +14,19 @@ import type {Avail} from '../../../src/facts/types.js'
 import {formatCidr, parseCidr, type Cidr} from '../../../src/lib/ip.js'
 import type {Addr, KubeNode, LogFile, Route} from '../../../src/model.js'
 import type {NetConf, NetConfFact} from '../../../src/parse/netconf.js'
+import {
+  addr,
+  avail,
+  decodedNetConf,
+  flannelAnnotations,
+  kubeNode,
+  manifestNetConfText,
+  missing,
+  netConfFact,
+  parsedNetConfFact,
+  route,
+  type NodeOpts,
+} from '../../support/builders.js'
 
 // ---------------------------------------------------------------------------------------------------
 // Builders
@@ -21,42 +34,17 @@ import type {NetConf, NetConfFact} from '../../../src/parse/netconf.js'
 const P = 'flannel.alpha.coreos.com/'
 const NODES = 'kubernetes/nodes.json'
 
-interface NodeOpts {
-  podCIDR?: string
-  podCIDRs?: string[]
-  internal?: string
-  external?: string
-  ann?: Record<string, string>
-  partial?: boolean
-}
-
-function node(name: string, o: NodeOpts = {}): KubeNode {
-  const n: KubeNode = {
-    name,
-    podCIDRs: o.podCIDRs ?? (o.podCIDR ? [o.podCIDR] : []),
-    addresses: [],
-    annotations: o.ann ?? {},
-    labels: {},
-  }
-  if (o.podCIDR !== undefined) n.podCIDR = o.podCIDR
-  if (o.internal) n.addresses.push({type: 'InternalIP', address: o.internal})
-  if (o.external) n.addresses.push({type: 'ExternalIP', address: o.external})
-  n.addresses.push({type: 'Hostname', address: name})
-  if (o.partial) n.partial = true
-  return n
-}
+/** A node as kubelet reports it (with its Hostname address). */
+const node = (name: string, o: Omit<NodeOpts, 'hostname'> = {}): KubeNode =>
+  kubeNode(name, {...o, hostname: true})
 
 /** Annotations as flannel v0.28 writes them for a vxlan node. */
-function vxlanAnn(publicIP: string, mac: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    [`${P}backend-data`]: `{"VNI":1,"VtepMAC":"${mac}"}`,
-    [`${P}backend-type`]: 'vxlan',
-    [`${P}kube-subnet-manager`]: 'true',
-    [`${P}public-ip`]: publicIP,
-    'node.alpha.kubernetes.io/ttl': '0',
-    ...extra,
-  }
-}
+const vxlanAnn = (
+  publicIP: string,
+  mac: string,
+  extra: Record<string, string> = {},
+): Record<string, string> =>
+  flannelAnnotations(publicIP, {vtepMac: mac, extra: {'node.alpha.kubernetes.io/ttl': '0', ...extra}})
 
 /** A flannel-shaped vxlan cluster (addresses of the captures in test/fixtures/outputs/ip-*). */
 function cluster(): KubeNode[] {
@@ -64,117 +52,42 @@ function cluster(): KubeNode[] {
     node('node-a', {
       podCIDR: '10.244.1.0/24',
       internal: '10.99.0.11',
-      ann: vxlanAnn('10.99.0.11', '0a:58:0a:f4:01:00'),
+      annotations: vxlanAnn('10.99.0.11', '0a:58:0a:f4:01:00'),
     }),
     node('node-b', {
       podCIDR: '10.244.3.0/24',
       internal: '10.99.0.12',
-      ann: vxlanAnn('10.99.0.12', '12:c6:65:89:b4:e3'),
+      annotations: vxlanAnn('10.99.0.12', '12:c6:65:89:b4:e3'),
     }),
     node('node-c', {
       podCIDR: '10.244.2.0/24',
       internal: '10.99.0.13',
-      ann: vxlanAnn('10.99.0.13', 'aa:bb:cc:dd:ee:ff'),
+      annotations: vxlanAnn('10.99.0.13', 'aa:bb:cc:dd:ee:ff'),
     }),
   ]
 }
 
-function conf(o: Partial<NetConf> = {}): NetConf {
-  return {
-    EnableIPv4: true,
-    EnableIPv6: false,
-    EnableNFTables: false,
-    Network: '10.244.0.0/16',
-    backendPresent: true,
-    backendType: 'vxlan',
-    backend: {},
-    keys: [],
-    unknownKeys: [],
-    typeErrors: [],
-    duplicates: [],
-    ...o,
-  }
-}
+const conf = decodedNetConf
 
 /** net-conf.json as the kube-flannel manifest ships it, with the Network replaced. */
-function netConf(c: NetConf = conf()): NetConfFact {
-  const text = `{\n  "Network": "${c.Network ?? ''}",\n  "EnableNFTables": false,\n  "Backend": {\n    "Type": "${c.backendType}"\n  }\n}\n`
-  return {
-    source: 'files/etc/kube-flannel/net-conf.json',
-    text,
-    lineOffset: 0,
-    columnOffset: 0,
-    result: {ok: true, conf: c},
-  }
-}
-
-const missing = (reason: string, hint: string): Avail<never> => ({
-  ok: false,
-  state: 'not-collected',
-  reason,
-  hint,
-})
-
-function addr(ifname: string, cidr: string, raw: string): Addr {
-  const [address = '', len = '32'] = cidr.split('/')
-  return {
-    ifname,
-    family: address.includes(':') ? 'inet6' : 'inet',
-    address,
-    prefixlen: Number(len),
-    scope: 'global',
-    flags: [],
-    raw,
-  }
-}
-
-function route(raw: string, o: Partial<Route>): Route {
-  return {dst: 'default', onlink: false, type: 'unicast', raw, ...o}
-}
+const netConf = (c: NetConf = conf()): NetConfFact => netConfFact(c, {text: manifestNetConfText})
 
 /** `ip route` of node-a (test/fixtures/outputs/ip-route/iproute2-6.1.txt), without its blackhole demo line. */
 const ROUTES_A: Route[] = [
-  route('default via 10.99.0.1 dev eth0 onlink', {
-    dst: 'default',
-    gateway: '10.99.0.1',
-    dev: 'eth0',
-    onlink: true,
-  }),
-  route('10.99.0.0/24 dev eth0 proto kernel scope link src 10.99.0.11', {
-    dst: '10.99.0.0/24',
-    dev: 'eth0',
-    protocol: 'kernel',
-    scope: 'link',
-    src: '10.99.0.11',
-  }),
-  route('10.244.1.0/24 dev cni0 proto kernel scope link src 10.244.1.1', {
-    dst: '10.244.1.0/24',
-    dev: 'cni0',
-    protocol: 'kernel',
-    scope: 'link',
-    src: '10.244.1.1',
-  }),
-  route('10.244.2.0/24 via 10.244.2.0 dev flannel.1 onlink', {
-    dst: '10.244.2.0/24',
-    gateway: '10.244.2.0',
-    dev: 'flannel.1',
-    onlink: true,
-  }),
-  route('10.244.3.0/24 via 10.99.0.12 dev eth0', {dst: '10.244.3.0/24', gateway: '10.99.0.12', dev: 'eth0'}),
-  route('10.244.7.0/24 via 10.244.7.0 dev flannel.1 onlink', {
-    dst: '10.244.7.0/24',
-    gateway: '10.244.7.0',
-    dev: 'flannel.1',
-    onlink: true,
-  }),
+  route('default', {gateway: '10.99.0.1', dev: 'eth0', onlink: true}),
+  route('10.99.0.0/24', {dev: 'eth0', protocol: 'kernel', scope: 'link', src: '10.99.0.11'}),
+  route('10.244.1.0/24', {dev: 'cni0', protocol: 'kernel', scope: 'link', src: '10.244.1.1'}),
+  route('10.244.2.0/24', {gateway: '10.244.2.0', dev: 'flannel.1', onlink: true}),
+  route('10.244.3.0/24', {gateway: '10.99.0.12', dev: 'eth0'}),
+  route('10.244.7.0/24', {gateway: '10.244.7.0', dev: 'flannel.1', onlink: true}),
 ]
 
 /** `ip addr` of node-a (test/fixtures/outputs/ip-addr/iproute2-6.1.txt). */
 const ADDRS_A: Addr[] = [
-  addr('lo', '127.0.0.1/8', 'inet 127.0.0.1/8 scope host lo'),
-  addr('eth0', '10.99.0.11/24', 'inet 10.99.0.11/24 scope global eth0'),
-  addr('flannel.1', '10.244.1.0/32', 'inet 10.244.1.0/32 scope global flannel.1'),
-  addr('cni0', '10.244.1.1/24', 'inet 10.244.1.1/24 scope global cni0'),
+  addr('lo', '127.0.0.1/8', {raw: 'inet 127.0.0.1/8 scope host lo'}),
+  addr('eth0', '10.99.0.11/24'),
+  addr('flannel.1', '10.244.1.0/32'),
+  addr('cni0', '10.244.1.1/24'),
 ]
 
 const run = (
@@ -189,8 +102,6 @@ const one = (fs: Finding[], status: Finding['status']): Finding => {
 }
 const fixText = (f: Finding): string => (f.fix ?? []).join('\n')
 const evLines = (f: Finding): string[] => f.evidence.flatMap((e) => e.lines)
-
-const avail = <T>(value: T, source: string): Avail<T> => ({ok: true, value, source})
 
 // Log lines as pasted in public issues (test/fixtures/outputs/logs/*.log).
 const LOG_1125 = [
@@ -387,25 +298,7 @@ describe('kube.podcidr-in-network', () => {
     assert.equal(u.length, 1)
     assert.equal(u[0]?.status, 'unknown')
     assert.equal(u[0]?.hint, 'pass --net-conf FILE')
-    const bad: NetConfFact = {
-      source: 'files/etc/kube-flannel/net-conf.json',
-      text: '{\n  # pods\n  "Network": "10.244.0.0/16"\n}\n',
-      lineOffset: 0,
-      columnOffset: 0,
-      result: {
-        ok: false,
-        error: {
-          line: 2,
-          column: 3,
-          cause: 'hash-comment',
-          message: "a '#' comment: JSON has no comments",
-          flannelMessage:
-            "error parsing subnet config: invalid character '#' looking for beginning of object key string",
-          lineText: '  # pods',
-          caret: '  ^',
-        },
-      },
-    }
+    const bad = parsedNetConfFact('{\n  # pods\n  "Network": "10.244.0.0/16"\n}\n')
     const v = run(inNetwork, {nodes: cluster(), netConf: bad})
     assert.equal(v[0]?.status, 'unknown')
     assert.match(v[0]?.message ?? '', /line 2, column 3: a '#' comment/)
@@ -472,7 +365,7 @@ describe('kube.network-overlaps-host', () => {
       node('node-d', {
         podCIDR: '10.244.7.0/24',
         internal: '10.99.0.14',
-        ann: vxlanAnn('10.99.0.14', '02:00:00:00:00:07'),
+        annotations: vxlanAnn('10.99.0.14', '02:00:00:00:00:07'),
       }),
     ]
     const fs = run(overlapsHost, {
@@ -506,15 +399,13 @@ describe('kube.network-overlaps-host', () => {
   })
 
   test("docker0's bip inside Network fails with a bip outside it", () => {
-    const docker = addr(
-      'docker0',
-      '172.17.0.1/16',
-      'inet 172.17.0.1/16 brd 172.17.255.255 scope global docker0',
-    )
-    const dockerRoute = route('172.17.0.0/16 dev docker0 proto kernel scope link src 172.17.0.1', {
-      dst: '172.17.0.0/16',
+    const docker = addr('docker0', '172.17.0.1/16', {
+      raw: 'inet 172.17.0.1/16 brd 172.17.255.255 scope global docker0',
+    })
+    const dockerRoute = route('172.17.0.0/16', {
       dev: 'docker0',
       protocol: 'kernel',
+      raw: '172.17.0.0/16 dev docker0 proto kernel scope link src 172.17.0.1',
     })
     const fs = run(overlapsHost, {
       netConf: netConf(conf({Network: '172.16.0.0/12'})),
@@ -530,16 +421,8 @@ describe('kube.network-overlaps-host', () => {
   })
 
   test('a foreign route inside Network is an error, a covering route a warning', () => {
-    const vpn = route('10.244.5.0/24 via 192.168.1.1 dev tun0', {
-      dst: '10.244.5.0/24',
-      gateway: '192.168.1.1',
-      dev: 'tun0',
-    })
-    const wide = route('10.0.0.0/8 via 10.99.0.1 dev eth0', {
-      dst: '10.0.0.0/8',
-      gateway: '10.99.0.1',
-      dev: 'eth0',
-    })
+    const vpn = route('10.244.5.0/24', {gateway: '192.168.1.1', dev: 'tun0'})
+    const wide = route('10.0.0.0/8', {gateway: '10.99.0.1', dev: 'eth0'})
     const fs = run(overlapsHost, {
       netConf: netConf(),
       nodes: cluster(),
@@ -557,8 +440,8 @@ describe('kube.network-overlaps-host', () => {
   })
 
   test('a blackhole of a subnet that is not this node is foreign; the own one is not', () => {
-    const own = route('blackhole 10.244.1.0/24', {dst: '10.244.1.0/24', type: 'blackhole'})
-    const other = route('blackhole 10.244.9.0/24', {dst: '10.244.9.0/24', type: 'blackhole'})
+    const own = route('10.244.1.0/24', {type: 'blackhole'})
+    const other = route('10.244.9.0/24', {type: 'blackhole'})
     const fs = run(overlapsHost, {
       netConf: netConf(),
       nodes: cluster(),
@@ -604,17 +487,17 @@ describe('kube.public-ip-unique', () => {
       node('master', {
         podCIDR: '10.244.0.0/24',
         internal: '192.168.56.10',
-        ann: vxlanAnn('10.0.2.15', '2a:51:0c:8b:05:a6'),
+        annotations: vxlanAnn('10.0.2.15', '2a:51:0c:8b:05:a6'),
       }),
       node('worker-1', {
         podCIDR: '10.244.1.0/24',
         internal: '192.168.56.11',
-        ann: vxlanAnn('10.0.2.15', '9e:d6:2b:ad:72:25'),
+        annotations: vxlanAnn('10.0.2.15', '9e:d6:2b:ad:72:25'),
       }),
       node('worker-2', {
         podCIDR: '10.244.2.0/24',
         internal: '192.168.56.12',
-        ann: vxlanAnn('10.0.2.15', 'f2:93:5a:1b:3c:0e'),
+        annotations: vxlanAnn('10.0.2.15', 'f2:93:5a:1b:3c:0e'),
       }),
     ]
     const fs = run(publicIp, {nodes})
@@ -641,17 +524,19 @@ describe('kube.public-ip-unique', () => {
       node('node-a', {
         podCIDR: '10.244.1.0/24',
         internal: '10.99.0.11',
-        ann: vxlanAnn('203.0.113.7', '0a:58:0a:f4:01:00'),
+        annotations: vxlanAnn('203.0.113.7', '0a:58:0a:f4:01:00'),
       }),
       node('node-b', {
         podCIDR: '10.244.3.0/24',
         internal: '10.99.0.12',
-        ann: vxlanAnn('198.51.100.4', '12:c6:65:89:b4:e3'),
+        annotations: vxlanAnn('198.51.100.4', '12:c6:65:89:b4:e3'),
       }),
       node('node-c', {
         podCIDR: '10.244.2.0/24',
         internal: '10.99.0.13',
-        ann: vxlanAnn('198.51.100.5', 'aa:bb:cc:dd:ee:ff', {[`${P}public-ip-overwrite`]: '198.51.100.5'}),
+        annotations: vxlanAnn('198.51.100.5', 'aa:bb:cc:dd:ee:ff', {
+          [`${P}public-ip-overwrite`]: '198.51.100.5',
+        }),
       }),
     ]
     const fs = run(publicIp, {
@@ -698,12 +583,16 @@ describe('kube.flannel-annotations', () => {
       node('worker-4', {
         podCIDR: '10.244.5.0/24',
         internal: '10.99.0.16',
-        ann: {...vxlanAnn('10.99.0.16', 'x'), [`${P}backend-type`]: 'host-gw', [`${P}backend-data`]: 'null'},
+        annotations: {
+          ...vxlanAnn('10.99.0.16', 'x'),
+          [`${P}backend-type`]: 'host-gw',
+          [`${P}backend-data`]: 'null',
+        },
       }),
       node('worker-5', {
         podCIDR: '10.244.6.0/24',
         internal: '10.99.0.17',
-        ann: vxlanAnn('10.99.0.17', 'not-a-mac'),
+        annotations: vxlanAnn('10.99.0.17', 'not-a-mac'),
       }),
     ]
     const fs = only(run(annotations, {nodes, netConf: netConf()}), 'warning')
@@ -736,7 +625,10 @@ describe('kube.flannel-annotations', () => {
         v,
       ]),
     )
-    const nodes = [...cluster(), node('odd', {podCIDR: '10.244.9.0/24', internal: '10.99.0.20', ann: custom})]
+    const nodes = [
+      ...cluster(),
+      node('odd', {podCIDR: '10.244.9.0/24', internal: '10.99.0.20', annotations: custom}),
+    ]
     const f = one(run(annotations, {nodes, netConf: netConf()}), 'warning')
     assert.equal(f.subject, 'node odd')
     assert.match(
@@ -749,7 +641,7 @@ describe('kube.flannel-annotations', () => {
   test('udp writes an empty backend-type', () => {
     const udpNode = node('u', {
       podCIDR: '10.244.0.0/24',
-      ann: {
+      annotations: {
         [`${P}kube-subnet-manager`]: 'true',
         [`${P}backend-type`]: '',
         [`${P}backend-data`]: 'null',

@@ -9,50 +9,24 @@ import type {IptablesRuleset, NftRuleset, SubnetEnv} from '../../../src/model.js
 import type {NetConf, NetConfFact} from '../../../src/parse/netconf.js'
 import {parseIptables} from '../../../src/parse/iptables.js'
 import {parseNft} from '../../../src/parse/nft.js'
+import {netConfFact, subnetEnvLines} from '../../support/builders.js'
 
 const OUT = new URL('../../fixtures/outputs/', import.meta.url)
 const fx = (path: string): string => readFileSync(new URL(path, OUT), 'utf8')
 const ipt = (f: string): IptablesRuleset => parseIptables(fx(`iptables/${f}`))
 const nft = (f: string): NftRuleset => parseNft(fx(`nft/${f}`))
 
-function netConf(o: Partial<NetConf> = {}): NetConfFact {
-  const conf: NetConf = {
-    EnableIPv4: true,
-    EnableIPv6: false,
-    EnableNFTables: false,
-    Network: '10.244.0.0/16',
-    backendPresent: true,
-    backendType: 'vxlan',
-    backend: {},
-    keys: [],
-    unknownKeys: [],
-    typeErrors: [],
-    duplicates: [],
-    ...o,
-  }
-  return {
-    source: '/etc/kube-flannel/net-conf.json',
-    text: '',
-    lineOffset: 0,
-    columnOffset: 0,
-    result: {ok: true, conf},
-  }
-}
+const netConf = (o: Partial<NetConf> = {}): NetConfFact =>
+  netConfFact(o, {source: '/etc/kube-flannel/net-conf.json'})
 
-function subnetEnv(subnet: string, ipmasq = 'true', extra: string[] = []): SubnetEnv {
-  const lines = [
+const subnetEnv = (subnet: string, ipmasq = 'true', extra: string[] = []): SubnetEnv =>
+  subnetEnvLines([
     'FLANNEL_NETWORK=10.244.0.0/16',
     `FLANNEL_SUBNET=${subnet}`,
     'FLANNEL_MTU=1450',
     `FLANNEL_IPMASQ=${ipmasq}`,
     ...extra,
-  ]
-  const entries = lines.map((raw, i) => {
-    const [key, value] = raw.split('=') as [string, string]
-    return {key, value, line: i + 1, raw}
-  })
-  return {entries, values: Object.fromEntries(entries.map((e) => [e.key, e.value])), malformed: []}
-}
+  ])
 
 const run = (input: StaticFactInput): Finding[] => check.evaluate(staticFacts(input, 'commands/iptables.txt'))
 const only = (fs: Finding[]): Finding => {

@@ -2,72 +2,27 @@ import assert from 'node:assert/strict'
 import {test} from 'node:test'
 
 import {check} from '../../../src/checks/node/mtu.js'
-import type {Avail, FactKey, FactTypes} from '../../../src/facts/types.js'
 import {staticFacts, type StaticFactInput} from '../../../src/facts/static.js'
 import type {Finding} from '../../../src/checks/types.js'
-import type {Link, Route, SubnetEnv, VxlanInfo} from '../../../src/model.js'
+import type {Link, Route, SubnetEnv} from '../../../src/model.js'
 import type {NetConf, NetConfFact} from '../../../src/parse/netconf.js'
+import {
+  avail,
+  link,
+  netConfFact,
+  parsedNetConfFact,
+  route,
+  subnetEnv as subnetEnvKv,
+} from '../../support/builders.js'
 
 // Values of the real capture (scripts/capture-fixtures.sh, test/fixtures/outputs/ip-link/iproute2-6.1-d.txt):
 // node A 10.99.0.11 on eth0 (MTU 1500), flannel.1 MTU 1450, cni0 + one pod veth MTU 1450.
 
-function netConf(backend: Record<string, unknown>, o: Partial<NetConf> = {}, type = 'vxlan'): NetConfFact {
-  const conf: NetConf = {
-    EnableIPv4: true,
-    EnableIPv6: false,
-    EnableNFTables: false,
-    Network: '10.244.0.0/16',
-    backendPresent: true,
-    backendType: type,
-    backend,
-    keys: [],
-    unknownKeys: [],
-    typeErrors: [],
-    duplicates: [],
-    ...o,
-  }
-  return {
-    source: 'files/etc/kube-flannel/net-conf.json',
-    text: JSON.stringify({Network: conf.Network, Backend: {Type: type, ...backend}}, null, 2),
-    lineOffset: 0,
-    columnOffset: 0,
-    result: {ok: true, conf},
-  }
-}
-
-function link(
-  index: number,
-  name: string,
-  o: {
-    mtu: number
-    kind?: string
-    mac?: string
-    up?: boolean
-    master?: string
-    parent?: string
-    vxlan?: VxlanInfo
-  },
-): Link {
-  const up = o.up ?? true
-  const l: Link = {
-    index,
-    name,
-    mtu: o.mtu,
-    flags: up ? ['BROADCAST', 'MULTICAST', 'UP', 'LOWER_UP'] : ['BROADCAST', 'MULTICAST'],
-    up,
-    raw: `${index}: ${name}${o.parent ? `@${o.parent}` : ''}: <${up ? 'BROADCAST,MULTICAST,UP,LOWER_UP' : 'BROADCAST,MULTICAST'}> mtu ${o.mtu} qdisc noqueue${o.master ? ` master ${o.master}` : ''} state ${up ? 'UNKNOWN' : 'DOWN'} mode DEFAULT group default qlen 1000`,
-  }
-  if (o.kind) l.kind = o.kind
-  if (o.mac) l.mac = o.mac
-  if (o.master) l.master = o.master
-  if (o.parent) l.parent = o.parent
-  if (o.vxlan) {
-    const v = o.vxlan
-    l.vxlan = v
-    l.detailRaw = `vxlan id ${v.id}${v.local ? ` local ${v.local}` : ''}${v.dev ? ` dev ${v.dev}` : ''} srcport 0 0 dstport ${v.dstport} ${v.learning ? '' : 'nolearning '}ttl auto ageing 300 udpcsum noudp6zerocsumtx noudp6zerocsumrx`
-  }
-  return l
-}
+const netConf = (backend: Record<string, unknown>, o: Partial<NetConf> = {}, type = 'vxlan'): NetConfFact =>
+  netConfFact(
+    {backendType: type, backend, ...o},
+    {text: (c) => JSON.stringify({Network: c.Network, Backend: {Type: type, ...backend}}, null, 2)},
+  )
 
 const flannel1 = (mtu = 1450, local = '10.99.0.11', dev = 'eth0'): Link =>
   link(3, 'flannel.1', {
@@ -93,31 +48,14 @@ function nodeALinks(o: {eth0?: number; flannel?: number; cni0?: number; veth?: n
   ]
 }
 
-function subnetEnv(mtu: string, more: Record<string, string> = {}): SubnetEnv {
-  const kv: Record<string, string> = {
+const subnetEnv = (mtu: string, more: Record<string, string> = {}): SubnetEnv =>
+  subnetEnvKv({
     FLANNEL_NETWORK: '10.244.0.0/16',
     FLANNEL_SUBNET: '10.244.1.1/24',
     FLANNEL_MTU: mtu,
     FLANNEL_IPMASQ: 'true',
     ...more,
-  }
-  const entries = Object.entries(kv).map(([key, value], i) => ({
-    key,
-    value,
-    line: i + 1,
-    raw: `${key}=${value}`,
-  }))
-  return {entries, values: kv, malformed: []}
-}
-
-function route(dst: string, o: Partial<Route> = {}): Route {
-  const r: Route = {dst, onlink: o.onlink ?? false, type: o.type ?? 'unicast', raw: ''}
-  if (o.gateway) r.gateway = o.gateway
-  if (o.dev) r.dev = o.dev
-  if (o.metric !== undefined) r.metric = o.metric
-  r.raw = `${dst}${o.gateway ? ` via ${o.gateway}` : ''}${o.dev ? ` dev ${o.dev}` : ''}${o.metric !== undefined ? ` metric ${o.metric}` : ''}${r.onlink ? ' onlink' : ''}`
-  return r
-}
+  })
 
 const nodeARoutes = (): Route[] => [
   route('default', {gateway: '10.99.0.1', dev: 'eth0', onlink: true}),
@@ -125,18 +63,12 @@ const nodeARoutes = (): Route[] => [
   route('10.244.2.0/24', {gateway: '10.244.2.0', dev: 'flannel.1', onlink: true}),
 ]
 
-const av = <K extends FactKey>(value: FactTypes[K], source: string): Avail<FactTypes[K]> => ({
-  ok: true,
-  value,
-  source,
-})
-
 function facts(o: StaticFactInput = {}) {
   return staticFacts({
     netConf: netConf({}),
-    subnetEnv: av<'subnetEnv'>(subnetEnv('1450'), 'files/run/flannel/subnet.env'),
-    links: av<'links'>(nodeALinks(), 'commands/ip-link.txt'),
-    routes: av<'routes'>(nodeARoutes(), 'commands/ip-route.txt'),
+    subnetEnv: avail(subnetEnv('1450'), 'files/run/flannel/subnet.env'),
+    links: avail(nodeALinks(), 'commands/ip-link.txt'),
+    routes: avail(nodeARoutes(), 'commands/ip-route.txt'),
     host: {nodeName: 'worker-1', origin: 'test'},
     ...o,
   })
@@ -306,24 +238,7 @@ test('links unavailable → unknown with the hint; routes unavailable only matte
 })
 
 test('net-conf.json that does not parse gives unknown, not a failure', () => {
-  const bad: NetConfFact = {
-    source: 'files/etc/kube-flannel/net-conf.json',
-    text: '{\n  # comment\n}',
-    lineOffset: 0,
-    columnOffset: 0,
-    result: {
-      ok: false,
-      error: {
-        line: 2,
-        column: 3,
-        cause: 'hash-comment',
-        message: "a '#' comment: JSON has no comments",
-        flannelMessage: '',
-        lineText: '  # comment',
-        caret: '  ^',
-      },
-    },
-  }
+  const bad = parsedNetConfFact('{\n  # comment\n}')
   const fs = run({netConf: bad})
   assert.equal(fs.length, 1)
   assert.equal(fs[0]?.status, 'unknown')

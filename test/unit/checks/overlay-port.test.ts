@@ -9,52 +9,20 @@ import type {Addr, IptablesRuleset, KubeNode, NftRuleset} from '../../../src/mod
 import type {NetConf, NetConfFact} from '../../../src/parse/netconf.js'
 import {parseIptables} from '../../../src/parse/iptables.js'
 import {parseNft} from '../../../src/parse/nft.js'
+import {flannelNode, netConfFact} from '../../support/builders.js'
 
 const OUT = new URL('../../fixtures/outputs/', import.meta.url)
 const fx = (path: string): string => readFileSync(new URL(path, OUT), 'utf8')
 const ipt = (f: string): IptablesRuleset => parseIptables(fx(`iptables/${f}`))
 const nft = (f: string): NftRuleset => parseNft(fx(`nft/${f}`))
 
-function netConf(
+const netConf = (
   type = 'vxlan',
   backend: Record<string, unknown> = {},
   o: Partial<NetConf> = {},
-): NetConfFact {
-  const conf: NetConf = {
-    EnableIPv4: true,
-    EnableIPv6: false,
-    EnableNFTables: false,
-    Network: '10.244.0.0/16',
-    backendPresent: true,
-    backendType: type,
-    backend,
-    keys: [],
-    unknownKeys: [],
-    typeErrors: [],
-    duplicates: [],
-    ...o,
-  }
-  return {
-    source: '/etc/kube-flannel/net-conf.json',
-    text: '',
-    lineOffset: 0,
-    columnOffset: 0,
-    result: {ok: true, conf},
-  }
-}
+): NetConfFact => netConfFact({backendType: type, backend, ...o}, {source: '/etc/kube-flannel/net-conf.json'})
 
-const node = (name: string, ip: string, cidr: string): KubeNode => ({
-  name,
-  podCIDR: cidr,
-  podCIDRs: [cidr],
-  addresses: [{type: 'InternalIP', address: ip}],
-  annotations: {
-    'flannel.alpha.coreos.com/kube-subnet-manager': 'true',
-    'flannel.alpha.coreos.com/backend-type': 'vxlan',
-    'flannel.alpha.coreos.com/public-ip': ip,
-  },
-  labels: {},
-})
+const node = (name: string, ip: string, cidr: string): KubeNode => flannelNode(name, cidr, ip)
 // node-1 is this host (10.99.0.11 on eth0, as in the captures' namespace); node-3 sits outside 10.99.0.0/24
 const NODES = [
   node('node-1', '10.99.0.11', '10.244.1.0/24'),

@@ -3,11 +3,11 @@ import {test} from 'node:test'
 
 import {check} from '../../../src/checks/node/peers.js'
 import {desiredPeerState, reachFromRoutes} from '../../../src/checks/lib/datapath.js'
-import type {Avail, FactKey, FactTypes} from '../../../src/facts/types.js'
 import {staticFacts, type StaticFactInput} from '../../../src/facts/static.js'
 import type {Finding} from '../../../src/checks/types.js'
 import type {FdbEntry, KubeNode, Neigh, Route} from '../../../src/model.js'
-import type {NetConf, NetConfFact} from '../../../src/parse/netconf.js'
+import type {NetConfFact} from '../../../src/parse/netconf.js'
+import {avail, decodedNetConf, fdb, flannelNode, neigh, netConfFact, route} from '../../support/builders.js'
 
 // The real capture (scripts/capture-fixtures.sh; test/fixtures/outputs/ip-route/iproute2-6.1.txt,
 // ip-neigh/iproute2-6.1.txt, bridge-fdb/iproute2-6.1.txt): node A = worker-1 (10.99.0.11, 10.244.1.0/24)
@@ -18,45 +18,16 @@ const MAC_A = '0a:58:0a:f4:01:00'
 const MAC_B = '0a:58:0a:f4:02:00'
 const MAC_GONE = '0a:58:0a:f4:07:00'
 
-function netConf(backend: Record<string, unknown> = {}, type = 'vxlan'): NetConfFact {
-  const conf: NetConf = {
-    EnableIPv4: true,
-    EnableIPv6: false,
-    EnableNFTables: false,
-    Network: '10.244.0.0/16',
-    backendPresent: true,
-    backendType: type,
-    backend,
-    keys: [],
-    unknownKeys: [],
-    typeErrors: [],
-    duplicates: [],
-  }
-  return {
-    source: 'files/etc/kube-flannel/net-conf.json',
-    text: '',
-    lineOffset: 0,
-    columnOffset: 0,
-    result: {ok: true, conf},
-  }
-}
+const netConf = (backend: Record<string, unknown> = {}, type = 'vxlan'): NetConfFact =>
+  netConfFact({backendType: type, backend})
 
-function node(name: string, podCIDR: string, publicIP: string, mac: string | null, type = 'vxlan'): KubeNode {
-  const annotations: Record<string, string> = {
-    'flannel.alpha.coreos.com/kube-subnet-manager': 'true',
-    'flannel.alpha.coreos.com/backend-type': type,
-    'flannel.alpha.coreos.com/backend-data': mac === null ? 'null' : JSON.stringify({VNI: 1, VtepMAC: mac}),
-    'flannel.alpha.coreos.com/public-ip': publicIP,
-  }
-  return {
-    name,
-    podCIDR,
-    podCIDRs: [podCIDR],
-    addresses: [{type: 'InternalIP', address: publicIP}],
-    annotations,
-    labels: {},
-  }
-}
+const node = (
+  name: string,
+  podCIDR: string,
+  publicIP: string,
+  mac: string | null,
+  type = 'vxlan',
+): KubeNode => flannelNode(name, podCIDR, publicIP, {type, vtepMac: mac})
 
 const worker1 = (type = 'vxlan') =>
   node('worker-1', '10.244.1.0/24', '10.99.0.11', type === 'vxlan' ? MAC_A : null, type)
@@ -68,46 +39,6 @@ const worker2 = (o: {ip?: string; mac?: string; type?: string} = {}) =>
     (o.type ?? 'vxlan') === 'vxlan' ? (o.mac ?? MAC_B) : null,
     o.type ?? 'vxlan',
   )
-
-function route(dst: string, o: Partial<Route> = {}): Route {
-  const r: Route = {dst, onlink: o.onlink ?? false, type: o.type ?? 'unicast', raw: ''}
-  if (o.gateway) r.gateway = o.gateway
-  if (o.dev) r.dev = o.dev
-  if (o.protocol) r.protocol = o.protocol
-  if (o.scope) r.scope = o.scope
-  if (o.src) r.src = o.src
-  if (o.metric !== undefined) r.metric = o.metric
-  r.raw =
-    (r.type !== 'unicast' ? `${r.type} ` : '') +
-    dst +
-    (o.gateway ? ` via ${o.gateway}` : '') +
-    (o.dev ? ` dev ${o.dev}` : '') +
-    (o.protocol ? ` proto ${o.protocol}` : '') +
-    (o.scope ? ` scope ${o.scope}` : '') +
-    (o.src ? ` src ${o.src}` : '') +
-    (o.metric !== undefined ? ` metric ${o.metric}` : '') +
-    (r.onlink ? ' onlink' : '') +
-    ' '
-  return r
-}
-const neigh = (dst: string, dev: string, lladdr: string, state = 'PERMANENT'): Neigh => ({
-  dst,
-  dev,
-  lladdr,
-  state: [state],
-  raw: `${dst} dev ${dev} lladdr ${lladdr} ${state} `,
-})
-const fdbE = (
-  mac: string,
-  dev: string,
-  dst?: string,
-  o: {self?: boolean; permanent?: boolean} = {},
-): FdbEntry => {
-  const e: FdbEntry = {mac, dev, self: o.self ?? true, permanent: o.permanent ?? true, flags: [], raw: ''}
-  if (dst) e.dst = dst
-  e.raw = `${mac} dev ${dev}${dst ? ` dst ${dst}` : ''}${e.self ? ' self' : ''}${e.permanent ? ' permanent' : ''}`
-  return e
-}
 
 // The capture, line by line.
 const baseRoutes = (): Route[] => [
@@ -131,32 +62,26 @@ const capturedNeighs = (): Neigh[] => [
   neigh('10.99.0.12', 'eth0', '3a:3a:72:a6:93:6e', 'REACHABLE'),
 ]
 const capturedFdb = (): FdbEntry[] => [
-  fdbE('33:33:00:00:00:01', 'eth0'),
-  fdbE('01:00:5e:00:00:01', 'eth0'),
-  fdbE(MAC_GONE, 'flannel.1', '10.99.0.17'),
-  fdbE(MAC_B, 'flannel.1', '10.99.0.12'),
-  fdbE('33:33:00:00:00:01', 'cni0'),
-  fdbE('f2:7a:95:fd:49:17', 'vethab12cd34', undefined, {self: false, permanent: false}),
+  fdb('33:33:00:00:00:01', 'eth0'),
+  fdb('01:00:5e:00:00:01', 'eth0'),
+  fdb(MAC_GONE, 'flannel.1', '10.99.0.17'),
+  fdb(MAC_B, 'flannel.1', '10.99.0.12'),
+  fdb('33:33:00:00:00:01', 'cni0'),
+  fdb('f2:7a:95:fd:49:17', 'vethab12cd34', undefined, {self: false, permanent: false}),
 ]
 const healthyRoutes = () => [...baseRoutes(), peerRoute()]
 const healthyNeighs = () => capturedNeighs().filter((n) => n.dst !== '10.244.7.0')
 const healthyFdb = () => capturedFdb().filter((e) => e.mac !== MAC_GONE)
 
-const av = <K extends FactKey>(value: FactTypes[K], source: string): Avail<FactTypes[K]> => ({
-  ok: true,
-  value,
-  source,
-})
-
 function run(o: StaticFactInput = {}): Finding[] {
   return check.evaluate(
     staticFacts({
       netConf: netConf(),
-      nodes: av<'nodes'>([worker1(), worker2()], 'kubernetes/nodes.json'),
+      nodes: avail([worker1(), worker2()], 'kubernetes/nodes.json'),
       host: {nodeName: 'worker-1', origin: 'test'},
-      routes: av<'routes'>(healthyRoutes(), 'commands/ip-route.txt'),
-      neighs: av<'neighs'>(healthyNeighs(), 'commands/ip-neigh.txt'),
-      fdb: av<'fdb'>(healthyFdb(), 'commands/bridge-fdb.txt'),
+      routes: avail(healthyRoutes(), 'commands/ip-route.txt'),
+      neighs: avail(healthyNeighs(), 'commands/ip-neigh.txt'),
+      fdb: avail(healthyFdb(), 'commands/bridge-fdb.txt'),
       ...o,
     }),
   )
@@ -186,9 +111,9 @@ test('healthy vxlan peer: neighbour, FDB and route in place', () => {
 
 test('the captured node: worker-2 ok, and the gone node 10.244.7.0/24 reported once with route, FDB, neighbour removal', () => {
   const fs = run({
-    routes: av<'routes'>(capturedRoutes(), 'commands/ip-route.txt'),
-    neighs: av<'neighs'>(capturedNeighs(), 'commands/ip-neigh.txt'),
-    fdb: av<'fdb'>(capturedFdb(), 'commands/bridge-fdb.txt'),
+    routes: avail(capturedRoutes(), 'commands/ip-route.txt'),
+    neighs: avail(capturedNeighs(), 'commands/ip-neigh.txt'),
+    fdb: avail(capturedFdb(), 'commands/bridge-fdb.txt'),
   })
   assert.equal(bySubject(fs, PEER).status, 'ok')
   const g = bySubject(fs, 'leftover 10.244.7.0/24')
@@ -317,11 +242,11 @@ test('DirectRouting but the peer is behind a gateway: vxlan entries are expected
   const fs = run({
     netConf: netConf({DirectRouting: true}),
     nodes: [worker1(), far],
-    fdb: [fdbE(MAC_B, 'flannel.1', '192.168.5.12')],
+    fdb: [fdb(MAC_B, 'flannel.1', '192.168.5.12')],
   })
   assert.equal(bySubject(fs, PEER).status, 'ok', JSON.stringify(fs, null, 1))
   const d = desiredPeerState({
-    conf: (netConf({DirectRouting: true}).result as {ok: true; conf: NetConf}).conf,
+    conf: decodedNetConf({backend: {DirectRouting: true}}),
     family: 4,
     self: worker1(),
     peers: [far],

@@ -5,63 +5,36 @@ import {check as iface} from '../../../src/checks/node/interface.js'
 import {check as subnetEnv} from '../../../src/checks/node/subnet-env.js'
 import type {Finding} from '../../../src/checks/types.js'
 import {staticFacts, type StaticFactInput} from '../../../src/facts/static.js'
-import type {Avail, HostInfo} from '../../../src/facts/types.js'
-import type {Addr, KubeNode, Link, LogFile, Route, SubnetEnv} from '../../../src/model.js'
+import type {HostInfo} from '../../../src/facts/types.js'
+import type {KubeNode, Link, LogFile, Route, SubnetEnv} from '../../../src/model.js'
 import type {NetConf, NetConfFact} from '../../../src/parse/netconf.js'
+import {
+  addr,
+  avail,
+  flannelAnnotations,
+  kubeNode,
+  link,
+  manifestNetConfText,
+  missing,
+  netConfFact,
+  route,
+} from '../../support/builders.js'
 
 // ---------------------------------------------------------------------------------------------------
 // Builders
 
-const P = 'flannel.alpha.coreos.com/'
 const ENV_SRC = 'files/run/flannel/subnet.env'
 
-function node(name: string, podCIDRs: string[], internal: string, publicIP?: string): KubeNode {
-  const n: KubeNode = {
-    name,
+const node = (name: string, podCIDRs: string[], internal: string, publicIP?: string): KubeNode =>
+  kubeNode(name, {
     podCIDRs,
-    addresses: [
-      {type: 'InternalIP', address: internal},
-      {type: 'Hostname', address: name},
-    ],
-    annotations:
-      publicIP === undefined
-        ? {}
-        : {
-            [`${P}backend-data`]: '{"VNI":1,"VtepMAC":"0a:58:0a:f4:01:00"}',
-            [`${P}backend-type`]: 'vxlan',
-            [`${P}kube-subnet-manager`]: 'true',
-            [`${P}public-ip`]: publicIP,
-          },
-    labels: {},
-  }
-  if (podCIDRs[0] !== undefined) n.podCIDR = podCIDRs[0]
-  return n
-}
+    podCIDR: podCIDRs[0],
+    internal,
+    hostname: true,
+    annotations: publicIP === undefined ? {} : flannelAnnotations(publicIP, {vtepMac: '0a:58:0a:f4:01:00'}),
+  })
 
-function conf(o: Partial<NetConf> = {}): NetConfFact {
-  const c: NetConf = {
-    EnableIPv4: true,
-    EnableIPv6: false,
-    EnableNFTables: false,
-    Network: '10.244.0.0/16',
-    backendPresent: true,
-    backendType: 'vxlan',
-    backend: {},
-    keys: [],
-    unknownKeys: [],
-    typeErrors: [],
-    duplicates: [],
-    ...o,
-  }
-  const text = `{\n  "Network": "${c.Network ?? ''}",\n  "EnableNFTables": false,\n  "Backend": {\n    "Type": "vxlan"\n  }\n}\n`
-  return {
-    source: 'files/etc/kube-flannel/net-conf.json',
-    text,
-    lineOffset: 0,
-    columnOffset: 0,
-    result: {ok: true, conf: c},
-  }
-}
+const conf = (o: Partial<NetConf> = {}): NetConfFact => netConfFact(o, {text: manifestNetConfText})
 
 /** subnet.env text → the fact, the way the CNI plugin reads lines (KEY=value, split at the first `=`). */
 function env(text: string): SubnetEnv {
@@ -84,13 +57,6 @@ function env(text: string): SubnetEnv {
 const GOOD_ENV =
   'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n'
 
-const avail = <T>(value: T, source: string): Avail<T> => ({ok: true, value, source})
-const missing = (reason: string, hint: string): Avail<never> => ({
-  ok: false,
-  state: 'not-collected',
-  reason,
-  hint,
-})
 const hostA: HostInfo = {origin: 'bundle b', nodeName: 'node-a'}
 
 function cluster(): KubeNode[] {
@@ -100,36 +66,18 @@ function cluster(): KubeNode[] {
   ]
 }
 
-function addr(ifname: string, cidr: string, raw: string): Addr {
-  const [address = '', len = '32'] = cidr.split('/')
-  return {ifname, family: 'inet', address, prefixlen: Number(len), scope: 'global', flags: [], raw}
-}
-
 /** `ip -d link show flannel.1` (test/fixtures/outputs/ip-link/iproute2-6.1-d.txt). */
-function flannel1(local: string, dev: string): Link {
-  return {
-    index: 3,
-    name: 'flannel.1',
-    kind: 'vxlan',
+const flannel1 = (local: string, dev: string): Link =>
+  link(3, 'flannel.1', {
     mtu: 1450,
+    kind: 'vxlan',
     mac: '0a:58:0a:f4:01:00',
     operstate: 'UNKNOWN',
-    flags: ['BROADCAST', 'MULTICAST', 'UP', 'LOWER_UP'],
-    up: true,
     vxlan: {id: 1, local, dev, dstport: 8472, learning: false, gbp: false},
-    raw: '3: flannel.1: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1450 qdisc noqueue state UNKNOWN mode DEFAULT group default qlen 1000',
-    detailRaw: `vxlan id 1 local ${local} dev ${dev} srcport 0 0 dstport 8472 nolearning ttl auto ageing 300 udpcsum noudp6zerocsumtx noudp6zerocsumrx`,
-  }
-}
+  })
 
-const defaultVia = (gw: string, dev: string): Route => ({
-  dst: 'default',
-  gateway: gw,
-  dev,
-  onlink: false,
-  type: 'unicast',
-  raw: `default via ${gw} dev ${dev} proto dhcp metric 100`,
-})
+const defaultVia = (gw: string, dev: string): Route =>
+  route('default', {gateway: gw, dev, raw: `default via ${gw} dev ${dev} proto dhcp metric 100`})
 
 const run = (
   c: {evaluate(f: ReturnType<typeof staticFacts>): Finding[]},
@@ -269,10 +217,7 @@ describe('node.subnet-env', () => {
 })
 
 describe('node.interface', () => {
-  const addrsA = [
-    addr('eth0', '10.99.0.11/24', 'inet 10.99.0.11/24 scope global eth0'),
-    addr('cni0', '10.244.1.1/24', 'inet 10.244.1.1/24 scope global cni0'),
-  ]
+  const addrsA = [addr('eth0', '10.99.0.11/24'), addr('cni0', '10.244.1.1/24')]
 
   test('passes when the public IP is on the underlay of flannel.1 and the default route', () => {
     const fs = run(iface, {
@@ -298,8 +243,10 @@ describe('node.interface', () => {
       node('worker-2', ['10.244.2.0/24'], '192.168.56.12', '10.0.2.15'),
     ]
     const addrs = [
-      addr('eth0', '10.0.2.15/24', 'inet 10.0.2.15/24 metric 100 brd 10.0.2.255 scope global dynamic eth0'),
-      addr('eth1', '192.168.56.11/24', 'inet 192.168.56.11/24 brd 192.168.56.255 scope global eth1'),
+      addr('eth0', '10.0.2.15/24', {
+        raw: 'inet 10.0.2.15/24 metric 100 brd 10.0.2.255 scope global dynamic eth0',
+      }),
+      addr('eth1', '192.168.56.11/24', {raw: 'inet 192.168.56.11/24 brd 192.168.56.255 scope global eth1'}),
     ]
     const fs = run(iface, {
       nodes,
@@ -335,8 +282,8 @@ describe('node.interface', () => {
       ],
     }
     const addrs = [
-      addr('eth0', '10.0.2.15/24', 'inet 10.0.2.15/24 scope global dynamic eth0'),
-      addr('eth1', '192.168.56.11/24', 'inet 192.168.56.11/24 scope global eth1'),
+      addr('eth0', '10.0.2.15/24', {raw: 'inet 10.0.2.15/24 scope global dynamic eth0'}),
+      addr('eth1', '192.168.56.11/24'),
     ]
     const fs = run(iface, {
       nodes: missing('nodes were not collected', 'pass --nodes-file FILE'),
@@ -355,8 +302,8 @@ describe('node.interface', () => {
 
   test('flannel.1 uses another underlay than the NIC of the public IP', () => {
     const addrs = [
-      addr('eth0', '10.99.0.11/24', 'inet 10.99.0.11/24 scope global eth0'),
-      addr('eth1', '192.168.77.1/24', 'inet 192.168.77.1/24 scope global noprefixroute eth1'),
+      addr('eth0', '10.99.0.11/24'),
+      addr('eth1', '192.168.77.1/24', {raw: 'inet 192.168.77.1/24 scope global noprefixroute eth1'}),
     ]
     const nodes = [
       node('node-a', ['10.244.1.0/24'], '192.168.77.1', '192.168.77.1'),

@@ -8,33 +8,16 @@ import type {Route, Sysctls} from '../../../src/model.js'
 import type {NetConf, NetConfFact} from '../../../src/parse/netconf.js'
 import {parseModules} from '../../../src/parse/lsmod.js'
 import {parseSysctl} from '../../../src/parse/sysctl.js'
+import {netConfFact} from '../../support/builders.js'
 
 const OUT = new URL('../../fixtures/outputs/', import.meta.url)
 const fx = (path: string): string => readFileSync(new URL(path, OUT), 'utf8')
 
-function netConf(type: string, backend: Record<string, unknown> = {}, o: Partial<NetConf> = {}): NetConfFact {
-  const conf: NetConf = {
-    EnableIPv4: true,
-    EnableIPv6: false,
-    EnableNFTables: false,
-    Network: '10.244.0.0/16',
-    backendPresent: true,
-    backendType: type,
-    backend,
-    keys: [],
-    unknownKeys: [],
-    typeErrors: [],
-    duplicates: [],
-    ...o,
-  }
-  return {
-    source: 'files/etc/kube-flannel/net-conf.json',
-    text: '{}',
-    lineOffset: 0,
-    columnOffset: 0,
-    result: {ok: true, conf},
-  }
-}
+const netConf = (
+  type: string,
+  backend: Record<string, unknown> = {},
+  o: Partial<NetConf> = {},
+): NetConfFact => netConfFact({backendType: type, backend, ...o}, {text: '{}'})
 
 /** The default route of node A's capture (test/fixtures/outputs/ip-route/iproute2-6.1.txt). */
 const DEFAULT: Route = {

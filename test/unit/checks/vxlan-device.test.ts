@@ -2,11 +2,11 @@ import assert from 'node:assert/strict'
 import {test} from 'node:test'
 
 import {check} from '../../../src/checks/node/vxlan-device.js'
-import type {Avail, FactKey, FactTypes} from '../../../src/facts/types.js'
 import {staticFacts, type StaticFactInput} from '../../../src/facts/static.js'
 import type {Finding} from '../../../src/checks/types.js'
 import type {Addr, KubeNode, Link, VxlanInfo} from '../../../src/model.js'
 import type {NetConf, NetConfFact} from '../../../src/parse/netconf.js'
+import {addr, avail, flannelNode, netConfFact} from '../../support/builders.js'
 
 // Values of the real capture (scripts/capture-fixtures.sh; test/fixtures/outputs/ip-link/iproute2-6.1-d.txt,
 // ip-addr/iproute2-6.1.txt): node A = worker-1, 10.99.0.11 on eth0, flannel.1 MAC 0a:58:0a:f4:01:00 with
@@ -15,33 +15,11 @@ import type {NetConf, NetConfFact} from '../../../src/parse/netconf.js'
 const MAC_A = '0a:58:0a:f4:01:00'
 const MAC_B = '0a:58:0a:f4:02:00'
 
-function netConf(
+const netConf = (
   backend: Record<string, unknown> = {},
   type = 'vxlan',
   o: Partial<NetConf> = {},
-): NetConfFact {
-  const conf: NetConf = {
-    EnableIPv4: true,
-    EnableIPv6: false,
-    EnableNFTables: false,
-    Network: '10.244.0.0/16',
-    backendPresent: true,
-    backendType: type,
-    backend,
-    keys: [],
-    unknownKeys: [],
-    typeErrors: [],
-    duplicates: [],
-    ...o,
-  }
-  return {
-    source: 'files/etc/kube-flannel/net-conf.json',
-    text: '',
-    lineOffset: 0,
-    columnOffset: 0,
-    result: {ok: true, conf},
-  }
-}
+): NetConfFact => netConfFact({backendType: type, backend, ...o})
 
 interface VxOpts {
   id?: number
@@ -95,69 +73,34 @@ const eth0: Link = {
   raw: '2: eth0@if3: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP mode DEFAULT group default qlen 1000',
 }
 
-function addr(ifname: string, cidr: string, scope = 'global'): Addr {
-  const [address, len] = cidr.split('/') as [string, string]
-  const family = address.includes(':') ? 'inet6' : 'inet'
-  return {
-    ifname,
-    family,
-    address,
-    prefixlen: Number(len),
-    scope,
-    flags: [],
-    raw: `${family} ${cidr} scope ${scope} ${ifname}`,
-  }
-}
-
 const nodeAAddrs = (flannelAddrs: string[] = ['10.244.1.0/32']): Addr[] => [
-  addr('lo', '127.0.0.1/8', 'host'),
+  addr('lo', '127.0.0.1/8', {scope: 'host'}),
   addr('eth0', '10.99.0.11/24'),
   ...flannelAddrs.map((a) => addr('flannel.1', a)),
-  addr('flannel.1', 'fe80::858:aff:fef4:100/64', 'link'),
+  addr('flannel.1', 'fe80::858:aff:fef4:100/64', {scope: 'link'}),
   addr('cni0', '10.244.1.1/24'),
 ]
 
-function node(
+const node = (
   name: string,
   podCIDR: string,
   publicIP: string,
   mac: string,
   more: Record<string, string> = {},
-): KubeNode {
-  return {
-    name,
-    podCIDR,
-    podCIDRs: [podCIDR],
-    addresses: [{type: 'InternalIP', address: publicIP}],
-    annotations: {
-      'flannel.alpha.coreos.com/kube-subnet-manager': 'true',
-      'flannel.alpha.coreos.com/backend-type': 'vxlan',
-      'flannel.alpha.coreos.com/backend-data': JSON.stringify({VNI: 1, VtepMAC: mac}),
-      'flannel.alpha.coreos.com/public-ip': publicIP,
-      ...more,
-    },
-    labels: {},
-  }
-}
+): KubeNode => flannelNode(name, podCIDR, publicIP, {vtepMac: mac, extra: more})
 
 const nodes = (self: KubeNode = node('worker-1', '10.244.1.0/24', '10.99.0.11', MAC_A)): KubeNode[] => [
   self,
   node('worker-2', '10.244.2.0/24', '10.99.0.12', MAC_B),
 ]
 
-const av = <K extends FactKey>(value: FactTypes[K], source: string): Avail<FactTypes[K]> => ({
-  ok: true,
-  value,
-  source,
-})
-
 function run(o: StaticFactInput = {}): Finding[] {
   return check.evaluate(
     staticFacts({
       netConf: netConf(),
-      links: av<'links'>([eth0, flannelLink()], 'commands/ip-link.txt'),
-      addrs: av<'addrs'>(nodeAAddrs(), 'commands/ip-addr.txt'),
-      nodes: av<'nodes'>(nodes(), 'kubernetes/nodes.json'),
+      links: avail([eth0, flannelLink()], 'commands/ip-link.txt'),
+      addrs: avail(nodeAAddrs(), 'commands/ip-addr.txt'),
+      nodes: avail(nodes(), 'kubernetes/nodes.json'),
       host: {nodeName: 'worker-1', origin: 'test'},
       ...o,
     }),

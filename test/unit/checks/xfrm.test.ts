@@ -3,53 +3,20 @@ import {readFileSync} from 'node:fs'
 import {test} from 'node:test'
 
 import {check} from '../../../src/checks/node/xfrm.js'
-import {ANN} from '../../../src/checks/lib/flannel.js'
 import {staticFacts, type StaticFactInput} from '../../../src/facts/static.js'
 import type {KubeNode, XfrmState} from '../../../src/model.js'
-import type {NetConf, NetConfFact} from '../../../src/parse/netconf.js'
+import type {NetConfFact} from '../../../src/parse/netconf.js'
 import {parseXfrmPolicy, parseXfrmState} from '../../../src/parse/xfrm.js'
+import {flannelNode, netConfFact} from '../../support/builders.js'
 
 const OUT = new URL('../../fixtures/outputs/', import.meta.url)
 const fx = (path: string): string => readFileSync(new URL(path, OUT), 'utf8')
 
-function netConf(type: string): NetConfFact {
-  const conf: NetConf = {
-    EnableIPv4: true,
-    EnableIPv6: false,
-    EnableNFTables: false,
-    Network: '10.244.0.0/16',
-    backendPresent: true,
-    backendType: type,
-    backend: {PSK: 'a'.repeat(96)},
-    keys: [],
-    unknownKeys: [],
-    typeErrors: [],
-    duplicates: [],
-  }
-  return {
-    source: 'files/etc/kube-flannel/net-conf.json',
-    text: '{}',
-    lineOffset: 0,
-    columnOffset: 0,
-    result: {ok: true, conf},
-  }
-}
+const netConf = (type: string): NetConfFact =>
+  netConfFact({backendType: type, backend: {PSK: 'a'.repeat(96)}}, {text: '{}'})
 
-function node(name: string, podCIDR: string, publicIP: string): KubeNode {
-  return {
-    name,
-    podCIDR,
-    podCIDRs: [podCIDR],
-    addresses: [{type: 'InternalIP', address: publicIP}],
-    annotations: {
-      [ANN.kubeSubnetManager]: 'true',
-      [ANN.backendType]: 'ipsec',
-      [ANN.backendData]: 'null',
-      [ANN.publicIP]: publicIP,
-    },
-    labels: {},
-  }
-}
+const node = (name: string, podCIDR: string, publicIP: string): KubeNode =>
+  flannelNode(name, podCIDR, publicIP, {type: 'ipsec', vtepMac: null})
 
 // The capture (scripts/capture-fixtures.sh): node A 10.244.1.0/24 at 10.99.0.11 with out/in/fwd for
 // B 10.244.2.0/24 at 10.99.0.12, plus a stale out policy for 10.244.7.0/24 at 10.99.0.17.

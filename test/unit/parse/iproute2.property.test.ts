@@ -5,28 +5,31 @@
  * inserted keywords), and structural edits of the JSON captures. 10,500 runs per parser.
  */
 import assert from 'node:assert/strict'
-import {readFileSync, readdirSync} from 'node:fs'
 import {test} from 'node:test'
-
-import fc from 'fast-check'
 
 import {isMac} from '../../../src/parse/iproute-common.js'
 import {parseBridgeFdb} from '../../../src/parse/bridge-fdb.js'
-import {ParseError} from '../../../src/parse/errors.js'
 import {parseIpAddr} from '../../../src/parse/ip-addr.js'
 import {parseIpLink} from '../../../src/parse/ip-link.js'
 import {parseIpNeigh} from '../../../src/parse/ip-neigh.js'
 import {parseIpRoute} from '../../../src/parse/ip-route.js'
-
-const OUT = new URL('../../fixtures/outputs/', import.meta.url)
-const read = (dir: string): string[] =>
-  readdirSync(new URL(`${dir}/`, OUT))
-    .filter((f) => !f.endsWith('.note'))
-    .map((f) => readFileSync(new URL(`${dir}/${f}`, OUT), 'utf8'))
+import {
+  anyString,
+  assertTotal,
+  fixtures,
+  jsonMutated,
+  mutated,
+  runsOf,
+  vocabLines,
+  type Arm,
+} from '../../support/property.js'
 
 const OWN = ['ip-link', 'ip-addr', 'ip-route', 'ip-neigh', 'bridge-fdb'] as const
-const FIXTURES = Object.fromEntries(OWN.map((d) => [d, read(d)])) as Record<(typeof OWN)[number], string[]>
-const FOREIGN = [...read('iptables'), ...read('nft')].filter((s) => s !== '')
+const FIXTURES = Object.fromEntries(OWN.map((d) => [d, fixtures(d)])) as Record<
+  (typeof OWN)[number],
+  string[]
+>
+const FOREIGN = [...fixtures('iptables'), ...fixtures('nft')].filter((s) => s !== '')
 const ALL = Object.values(FIXTURES).flat()
 
 /** Words and punctuation the parsers branch on. */
@@ -125,96 +128,6 @@ const VOCAB = [
   '',
 ]
 
-type Op =
-  | {k: 'trunc'; at: number}
-  | {k: 'del' | 'dup'; i: number}
-  | {k: 'swap'; i: number; j: number}
-  | {k: 'edit'; at: number; len: number; ins: string}
-  | {k: 'word'; at: number; w: string}
-
-const opArb: fc.Arbitrary<Op> = fc.oneof(
-  fc.record({k: fc.constant('trunc' as const), at: fc.nat()}),
-  fc.record({k: fc.constantFrom('del' as const, 'dup' as const), i: fc.nat()}),
-  fc.record({k: fc.constant('swap' as const), i: fc.nat(), j: fc.nat()}),
-  fc.record({
-    k: fc.constant('edit' as const),
-    at: fc.nat(),
-    len: fc.nat({max: 4}),
-    ins: fc.string({maxLength: 4, unit: 'binary'}),
-  }),
-  fc.record({k: fc.constant('word' as const), at: fc.nat(), w: fc.constantFrom(...VOCAB)}),
-)
-
-function apply(s: string, op: Op): string {
-  const lines = s.split('\n')
-  const n = lines.length
-  switch (op.k) {
-    case 'trunc':
-      return s.slice(0, op.at % (s.length + 1))
-    case 'del':
-      lines.splice(op.i % n, 1)
-      return lines.join('\n')
-    case 'dup': {
-      const i = op.i % n
-      lines.splice(i, 0, lines[i] ?? '')
-      return lines.join('\n')
-    }
-    case 'swap': {
-      const i = op.i % n
-      const j = op.j % n
-      ;[lines[i], lines[j]] = [lines[j] ?? '', lines[i] ?? '']
-      return lines.join('\n')
-    }
-    case 'edit': {
-      const at = op.at % (s.length + 1)
-      return s.slice(0, at) + op.ins + s.slice(at + op.len)
-    }
-    case 'word': {
-      const at = op.at % (s.length + 1)
-      return `${s.slice(0, at)} ${op.w} ${s.slice(at)}`
-    }
-  }
-}
-
-const mutated = (seeds: string[]) =>
-  fc
-    .tuple(fc.constantFrom(...seeds), fc.array(opArb, {minLength: 1, maxLength: 6}))
-    .map(([s, ops]) => ops.reduce(apply, s))
-
-const vocabLines = fc
-  .array(
-    fc.tuple(
-      fc.constantFrom('', '    ', '\t'),
-      fc.array(fc.oneof(fc.constantFrom(...VOCAB), fc.string({maxLength: 6})), {maxLength: 12}),
-      fc.constantFrom(' ', '  ', '\t'),
-    ),
-    {maxLength: 8},
-  )
-  .map((ls) => ls.map(([indent, words, sep]) => indent + words.join(sep)).join('\n'))
-
-/** Structural edits of JSON captures: one value anywhere in the tree replaced by arbitrary JSON. */
-function jsonMutated(seeds: string[]) {
-  const parsed = seeds.map((s) => JSON.parse(s) as unknown)
-  return fc
-    .tuple(fc.constantFrom(...parsed), fc.array(fc.nat(), {minLength: 1, maxLength: 5}), fc.jsonValue())
-    .map(([doc, path, value]) => {
-      const copy = structuredClone(doc)
-      let node: unknown = copy
-      for (let d = 0; d < path.length; d++) {
-        if (typeof node !== 'object' || node === null) break
-        const keys = Object.keys(node)
-        if (keys.length === 0) break
-        const key = keys[(path[d] as number) % keys.length] as string
-        if (d === path.length - 1 || typeof (node as Record<string, unknown>)[key] !== 'object') {
-          ;(node as Record<string, unknown>)[key] = value
-          break
-        }
-        node = (node as Record<string, unknown>)[key]
-      }
-      return JSON.stringify(copy)
-    })
-}
-
 interface Subject {
   name: string
   parse: (raw: string) => unknown[]
@@ -288,35 +201,23 @@ const SUBJECTS: Subject[] = [
   },
 ]
 
-function total(s: Subject, input: string): void {
-  let out: unknown[]
-  try {
-    out = s.parse(input)
-  } catch (e) {
-    if (e instanceof ParseError) {
-      assert.ok(e.message.length > 0)
-      if (e.line !== undefined) assert.ok(Number.isInteger(e.line) && e.line >= 1)
-      return
-    }
-    throw e
-  }
-  assert.ok(Array.isArray(out))
-  for (const entry of out) s.check(entry as never)
-}
-
 for (const s of SUBJECTS) {
   test(`${s.name} returns entries or throws ParseError on any input (10,500 runs)`, () => {
     const jsonSeeds = s.seeds.filter((x) => /^\s*\[\s*[{\]]/.test(x))
     assert.ok(s.seeds.length >= 5 && jsonSeeds.length >= 1)
-    const prop = (arb: fc.Arbitrary<string>, numRuns: number) =>
-      fc.assert(
-        fc.property(arb, (input) => total(s, input)),
-        {numRuns},
-      )
-    prop(fc.string({maxLength: 300, unit: 'binary'}), 1500)
-    prop(vocabLines, 1000)
-    prop(mutated(s.seeds), 5000)
-    prop(mutated([...ALL, ...FOREIGN]), 1000)
-    prop(jsonMutated(jsonSeeds), 2000)
+    const arms: Arm[] = [
+      {what: 'arbitrary', arb: anyString, runs: 1500},
+      {what: 'vocabulary', arb: vocabLines(VOCAB), runs: 1000},
+      {what: 'mutated', arb: mutated(s.seeds, VOCAB), runs: 5000},
+      {what: 'mutated other', arb: mutated([...ALL, ...FOREIGN], VOCAB), runs: 1000},
+      {what: 'json', arb: jsonMutated(jsonSeeds, 5), runs: 2000},
+    ]
+    assert.equal(runsOf(arms), 10_500)
+    assertTotal(s.name, s.parse, arms, {
+      check: (out) => {
+        assert.ok(Array.isArray(out))
+        for (const entry of out) s.check(entry as never)
+      },
+    })
   })
 }

@@ -5,12 +5,10 @@
  * character edits, inserted keywords). 10,000+ runs per parser.
  */
 import assert from 'node:assert/strict'
-import {readFileSync, readdirSync} from 'node:fs'
 import {test} from 'node:test'
 
 import fc from 'fast-check'
 
-import {ParseError} from '../../../src/parse/errors.js'
 import {jsonSyntaxError, parseCniConfigs} from '../../../src/parse/cni.js'
 import {parseEthtoolFeatures} from '../../../src/parse/ethtool.js'
 import {normalizeLogLine, parseLog} from '../../../src/parse/logs.js'
@@ -20,13 +18,9 @@ import {parseSysctl} from '../../../src/parse/sysctl.js'
 import {parseUname} from '../../../src/parse/uname.js'
 import {parseXfrmPolicy, parseXfrmState, redactXfrmKeys} from '../../../src/parse/xfrm.js'
 import {explain} from '../../../src/checks/lib/messages.js'
+import {assertTotal, fixtures, mutated, standardArms} from '../../support/property.js'
 
-const OUT = new URL('../../fixtures/outputs/', import.meta.url)
-const read = (dir: string): string[] =>
-  readdirSync(new URL(`${dir}/`, OUT))
-    .filter((f) => !f.endsWith('.note'))
-    .map((f) => readFileSync(new URL(`${dir}/${f}`, OUT), 'utf8'))
-    .filter((s) => s !== '')
+const read = (dir: string): string[] => fixtures(dir).filter((s) => s !== '')
 
 const VOCAB = [
   'src',
@@ -77,77 +71,9 @@ const VOCAB = [
   '\u0000',
 ]
 
-/** An arbitrary string, or one made of the parsers' own words and fragments of the captures. */
-function arbitrary(fixtures: readonly string[]): fc.Arbitrary<string> {
-  const words = [...VOCAB, ...fixtures.flatMap((f) => f.split(/\s+/).slice(0, 40))].filter((w) => w !== '')
-  return fc.oneof(
-    fc.string({maxLength: 200}),
-    fc.string({unit: 'binary', maxLength: 120}),
-    fc.array(fc.constantFrom(...words), {maxLength: 60}).map((ws) => ws.join(' ')),
-    fc.array(fc.constantFrom(...words), {maxLength: 40}).map((ws) => ws.join('\n')),
-  )
-}
-
-/** A real capture, mutated. */
-function mutated(fixtures: readonly string[]): fc.Arbitrary<string> {
-  const fixture = fc.constantFrom(...fixtures)
-  const truncate = fc.tuple(fixture, fc.nat()).map(([s, n]) => s.slice(0, n % (s.length + 1)))
-  const lineOp = fc
-    .tuple(fixture, fc.nat(), fc.constantFrom('delete', 'duplicate', 'swap', 'dedent', 'indent'))
-    .map(([s, n, op]) => {
-      const ls = s.split('\n')
-      const i = n % ls.length
-      const l = ls[i] as string
-      if (op === 'delete') ls.splice(i, 1)
-      else if (op === 'duplicate') ls.splice(i, 0, l)
-      else if (op === 'swap' && i + 1 < ls.length) [ls[i], ls[i + 1]] = [ls[i + 1] as string, l]
-      else if (op === 'dedent') ls[i] = l.trimStart()
-      else ls[i] = `\t${l}`
-      return ls.join('\n')
-    })
-  const charOps = fc
-    .tuple(
-      fixture,
-      fc.array(fc.tuple(fc.nat(), fc.constantFrom('ins', 'del', 'rep'), fc.string({maxLength: 3})), {
-        minLength: 1,
-        maxLength: 6,
-      }),
-    )
-    .map(([s, ops]) => {
-      let t = s
-      for (const [n, op, x] of ops) {
-        const i = n % (t.length + 1)
-        if (op === 'ins') t = t.slice(0, i) + x + t.slice(i)
-        else if (op === 'del') t = t.slice(0, i) + t.slice(i + 1)
-        else t = t.slice(0, i) + x + t.slice(i + x.length)
-      }
-      return t
-    })
-  const keyword = fc.tuple(fixture, fc.nat(), fc.constantFrom(...VOCAB)).map(([s, n, w]) => {
-    const i = n % (s.length + 1)
-    return s.slice(0, i) + w + s.slice(i)
-  })
-  return fc.oneof(truncate, lineOp, charOps, keyword)
-}
-
-function total(name: string, parse: (s: string) => unknown, fixtures: readonly string[], runs = 5000): void {
-  for (const [what, arb] of [
-    ['arbitrary', arbitrary(fixtures)],
-    ['mutated capture', mutated(fixtures)],
-  ] as const) {
-    fc.assert(
-      fc.property(arb, (s) => {
-        try {
-          parse(s)
-        } catch (e) {
-          if (!(e instanceof ParseError))
-            throw new Error(`${name} threw ${String(e)} on ${JSON.stringify(s.slice(0, 200))}`)
-        }
-      }),
-      {numRuns: runs, seed: 20261125 + name.length + what.length},
-    )
-  }
-}
+/** 5,000 runs of arbitrary text and 5,000 of mutated captures. */
+const total = (name: string, parse: (s: string) => unknown, seeds: readonly string[]): void =>
+  assertTotal(name, parse, standardArms(VOCAB, seeds, 5000), {seed: 20261125})
 
 const XS = read('ip-xfrm-state')
 const XP = read('ip-xfrm-policy')
@@ -162,7 +88,7 @@ const LG = read('logs')
 test('parseXfrmState is total (10,000 runs) and redactXfrmKeys never changes the line count', () => {
   total('parseXfrmState', parseXfrmState, [...XS, ...XP])
   fc.assert(
-    fc.property(mutated(XS), (s) => {
+    fc.property(mutated(XS, VOCAB), (s) => {
       assert.equal(redactXfrmKeys(s).split('\n').length, s.split('\n').length)
     }),
     {numRuns: 2000, seed: 7},

@@ -6,7 +6,6 @@
  * character edits, inserted fragments). 10,000+ runs per parser.
  */
 import assert from 'node:assert/strict'
-import {readFileSync, readdirSync} from 'node:fs'
 import {test} from 'node:test'
 
 import fc from 'fast-check'
@@ -15,18 +14,13 @@ import {ParseError} from '../../../src/parse/errors.js'
 import {parseNodes, parsePodCidrs} from '../../../src/parse/kube.js'
 import {parseNetConf} from '../../../src/parse/netconf.js'
 import {cniConfFromManifest, flannelManifestInfo, netConfFromFile} from '../../../src/parse/netconf-source.js'
+import {arbitraryText, assertTotal, fixtures, mutated, standardArms} from '../../support/property.js'
 
-const OUT = new URL('../../fixtures/outputs/', import.meta.url)
-const read = (dir: string, filter: (f: string) => boolean = () => true): string[] =>
-  readdirSync(new URL(`${dir}/`, OUT))
-    .filter((f) => !f.endsWith('.note') && filter(f))
-    .map((f) => readFileSync(new URL(`${dir}/${f}`, OUT), 'utf8'))
-
-const MANIFESTS = read('netconf')
+const MANIFESTS = fixtures('netconf')
 /** The net-conf.json texts inside the real ConfigMaps/manifests (as flannel receives them). */
 const NETCONFS = MANIFESTS.map((m) => netConfFromFile(m, 'm.yaml').text)
-const NODES = read('kube', (f) => !f.startsWith('podcidrs'))
-const CIDRS = read('kube', (f) => f.startsWith('podcidrs'))
+const NODES = fixtures('kube', (f) => !f.startsWith('podcidrs'))
+const CIDRS = fixtures('kube', (f) => f.startsWith('podcidrs'))
 
 const VOCAB = [
   '{',
@@ -87,76 +81,9 @@ const VOCAB = [
   'name: ',
 ]
 
-function arbitrary(fixtures: readonly string[]): fc.Arbitrary<string> {
-  const words = [...VOCAB, ...fixtures.flatMap((f) => f.split(/\s+/).slice(0, 60))].filter((w) => w !== '')
-  return fc.oneof(
-    fc.string({maxLength: 200}),
-    fc.string({unit: 'binary', maxLength: 120}),
-    fc.array(fc.constantFrom(...words), {maxLength: 60}).map((ws) => ws.join(' ')),
-    fc.array(fc.constantFrom(...words), {maxLength: 40}).map((ws) => ws.join('\n')),
-    fc.array(fc.constantFrom(...words), {maxLength: 80}).map((ws) => ws.join('')),
-  )
-}
-
-function mutated(fixtures: readonly string[]): fc.Arbitrary<string> {
-  const fixture = fc.constantFrom(...fixtures)
-  const truncate = fc.tuple(fixture, fc.nat()).map(([s, n]) => s.slice(0, n % (s.length + 1)))
-  const lineOp = fc
-    .tuple(fixture, fc.nat(), fc.constantFrom('delete', 'duplicate', 'swap', 'dedent', 'indent'))
-    .map(([s, n, op]) => {
-      const ls = s.split('\n')
-      const i = n % ls.length
-      const l = ls[i] as string
-      if (op === 'delete') ls.splice(i, 1)
-      else if (op === 'duplicate') ls.splice(i, 0, l)
-      else if (op === 'swap' && i + 1 < ls.length) [ls[i], ls[i + 1]] = [ls[i + 1] as string, l]
-      else if (op === 'dedent') ls[i] = l.trimStart()
-      else ls[i] = `\t${l}`
-      return ls.join('\n')
-    })
-  const charOps = fc
-    .tuple(
-      fixture,
-      fc.array(fc.tuple(fc.nat(), fc.constantFrom('ins', 'del', 'rep'), fc.string({maxLength: 3})), {
-        minLength: 1,
-        maxLength: 6,
-      }),
-    )
-    .map(([s, ops]) => {
-      let t = s
-      for (const [n, op, x] of ops) {
-        const i = n % (t.length + 1)
-        if (op === 'ins') t = t.slice(0, i) + x + t.slice(i)
-        else if (op === 'del') t = t.slice(0, i) + t.slice(i + 1)
-        else t = t.slice(0, i) + x + t.slice(i + x.length)
-      }
-      return t
-    })
-  const fragment = fc.tuple(fixture, fc.nat(), fc.constantFrom(...VOCAB)).map(([s, n, w]) => {
-    const i = n % (s.length + 1)
-    return s.slice(0, i) + w + s.slice(i)
-  })
-  return fc.oneof(truncate, lineOp, charOps, fragment)
-}
-
-function total(name: string, parse: (s: string) => unknown, fixtures: readonly string[], runs: number): void {
-  for (const [what, arb] of [
-    ['arbitrary', arbitrary(fixtures)],
-    ['mutated', mutated(fixtures)],
-  ] as const) {
-    fc.assert(
-      fc.property(arb, (s) => {
-        try {
-          parse(s)
-        } catch (e) {
-          if (!(e instanceof ParseError))
-            throw new Error(`${name} threw ${String(e)} on ${JSON.stringify(s.slice(0, 200))}`)
-        }
-      }),
-      {numRuns: runs, seed: 4242 + name.length + what.length},
-    )
-  }
-}
+/** `runs` runs of arbitrary text and as many of mutated fixtures. */
+const total = (name: string, parse: (s: string) => unknown, seeds: readonly string[], runs: number): void =>
+  assertTotal(name, parse, standardArms(VOCAB, seeds, runs), {seed: 4242})
 
 function jsonParses(s: string): boolean {
   try {
@@ -168,7 +95,7 @@ function jsonParses(s: string): boolean {
 }
 
 test('parseNetConf never throws, agrees with JSON.parse, and keeps positions in range (12,000 runs)', () => {
-  for (const arb of [arbitrary(NETCONFS), mutated(NETCONFS)])
+  for (const arb of [arbitraryText(VOCAB, NETCONFS), mutated(NETCONFS, VOCAB)])
     fc.assert(
       fc.property(arb, (s) => {
         const r = parseNetConf(s)

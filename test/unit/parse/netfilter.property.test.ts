@@ -6,26 +6,27 @@
  * The packet evaluator, fed random packets over every parsed capture, always returns a verdict.
  */
 import assert from 'node:assert/strict'
-import {readFileSync, readdirSync} from 'node:fs'
 import {test} from 'node:test'
 
 import fc from 'fast-check'
 
 import {evalIptables, evalNftHook, type Packet} from '../../../src/checks/lib/netfilter.js'
 import type {IptablesRuleset, NftRuleset} from '../../../src/model.js'
-import {ParseError} from '../../../src/parse/errors.js'
 import {parseIptables} from '../../../src/parse/iptables.js'
 import {parseNft} from '../../../src/parse/nft.js'
+import {
+  anyString,
+  assertTotal,
+  concatenated,
+  fixtures,
+  jsonMutated,
+  mutated,
+  vocabLines,
+} from '../../support/property.js'
 
-const OUT = new URL('../../fixtures/outputs/', import.meta.url)
-const read = (dir: string, filter: (f: string) => boolean = () => true): string[] =>
-  readdirSync(new URL(`${dir}/`, OUT))
-    .filter((f) => !f.endsWith('.note') && filter(f))
-    .map((f) => readFileSync(new URL(`${dir}/${f}`, OUT), 'utf8'))
-
-const IPT = read('iptables').filter((s) => s !== '')
-const NFT_TEXT = read('nft', (f) => f.endsWith('.txt')).filter((s) => s !== '')
-const NFT_JSON = read('nft', (f) => f.endsWith('.json'))
+const IPT = fixtures('iptables').filter((s) => s !== '')
+const NFT_TEXT = fixtures('nft', (f) => f.endsWith('.txt')).filter((s) => s !== '')
+const NFT_JSON = fixtures('nft', (f) => f.endsWith('.json'))
 
 const VOCAB = [
   '*filter',
@@ -129,111 +130,6 @@ const VOCAB = [
   '',
 ]
 
-type Op =
-  | {k: 'trunc'; at: number}
-  | {k: 'del' | 'dup'; i: number}
-  | {k: 'swap'; i: number; j: number}
-  | {k: 'edit'; at: number; len: number; ins: string}
-  | {k: 'word'; at: number; w: string}
-
-const opArb: fc.Arbitrary<Op> = fc.oneof(
-  fc.record({k: fc.constant('trunc' as const), at: fc.nat()}),
-  fc.record({k: fc.constantFrom('del' as const, 'dup' as const), i: fc.nat()}),
-  fc.record({k: fc.constant('swap' as const), i: fc.nat(), j: fc.nat()}),
-  fc.record({
-    k: fc.constant('edit' as const),
-    at: fc.nat(),
-    len: fc.nat({max: 4}),
-    ins: fc.string({maxLength: 4, unit: 'binary'}),
-  }),
-  fc.record({k: fc.constant('word' as const), at: fc.nat(), w: fc.constantFrom(...VOCAB)}),
-)
-
-function apply(s: string, op: Op): string {
-  const lines = s.split('\n')
-  const n = lines.length
-  switch (op.k) {
-    case 'trunc':
-      return s.slice(0, op.at % (s.length + 1))
-    case 'del':
-      lines.splice(op.i % n, 1)
-      return lines.join('\n')
-    case 'dup': {
-      const i = op.i % n
-      lines.splice(i, 0, lines[i] ?? '')
-      return lines.join('\n')
-    }
-    case 'swap': {
-      const i = op.i % n
-      const j = op.j % n
-      ;[lines[i], lines[j]] = [lines[j] ?? '', lines[i] ?? '']
-      return lines.join('\n')
-    }
-    case 'edit': {
-      const at = op.at % (s.length + 1)
-      return s.slice(0, at) + op.ins + s.slice(at + op.len)
-    }
-    case 'word': {
-      const at = op.at % (s.length + 1)
-      return `${s.slice(0, at)} ${op.w} ${s.slice(at)}`
-    }
-  }
-}
-
-const mutated = (seeds: string[]) =>
-  fc
-    .tuple(fc.constantFrom(...seeds), fc.array(opArb, {minLength: 1, maxLength: 6}))
-    .map(([s, ops]) => ops.reduce(apply, s))
-
-const vocabLines = fc
-  .array(
-    fc.tuple(
-      fc.constantFrom('', '    ', '\t'),
-      fc.array(fc.oneof(fc.constantFrom(...VOCAB), fc.string({maxLength: 6})), {maxLength: 12}),
-      fc.constantFrom(' ', '  ', '\t'),
-    ),
-    {maxLength: 8},
-  )
-  .map((ls) => ls.map(([indent, words, sep]) => indent + words.join(sep)).join('\n'))
-
-const concatenated = (seeds: string[]) =>
-  fc.array(fc.constantFrom(...seeds), {minLength: 2, maxLength: 3}).map((parts) => parts.join('\n'))
-
-function jsonMutated(seeds: string[]) {
-  const parsed = seeds.map((s) => JSON.parse(s) as unknown)
-  return fc
-    .tuple(fc.constantFrom(...parsed), fc.array(fc.nat(), {minLength: 1, maxLength: 6}), fc.jsonValue())
-    .map(([doc, path, value]) => {
-      const copy = structuredClone(doc)
-      let node: unknown = copy
-      for (let d = 0; d < path.length; d++) {
-        if (typeof node !== 'object' || node === null) break
-        const keys = Object.keys(node)
-        if (keys.length === 0) break
-        const key = keys[(path[d] as number) % keys.length] as string
-        if (d === path.length - 1 || typeof (node as Record<string, unknown>)[key] !== 'object') {
-          ;(node as Record<string, unknown>)[key] = value
-          break
-        }
-        node = (node as Record<string, unknown>)[key]
-      }
-      return JSON.stringify(copy)
-    })
-}
-
-function total<T>(parse: (raw: string) => T, check: (v: T) => void): (raw: string) => void {
-  return (raw) => {
-    let v: T
-    try {
-      v = parse(raw)
-    } catch (e) {
-      if (e instanceof ParseError) return
-      throw e
-    }
-    check(v)
-  }
-}
-
 function checkIpt(rs: IptablesRuleset): void {
   assert.ok(rs.form === 'save' || rs.form === 'S' || rs.form === 'L')
   for (const t of rs.tables) {
@@ -261,34 +157,24 @@ function checkNft(rs: NftRuleset): void {
   }
 }
 
-const iptTotal = total(parseIptables, checkIpt)
-const nftTotal = total(parseNft, checkNft)
+const ipt = (what: string, arb: fc.Arbitrary<string>, runs: number): void =>
+  assertTotal('parseIptables', parseIptables, [{what, arb, runs}], {check: checkIpt})
+const nft = (what: string, arb: fc.Arbitrary<string>, runs: number): void =>
+  assertTotal('parseNft', parseNft, [{what, arb, runs}], {check: checkNft})
 
-test('parseIptables: arbitrary strings (2,000 runs)', () => {
-  fc.assert(fc.property(fc.string({maxLength: 300, unit: 'binary'}), iptTotal), {numRuns: 2000})
-})
-test('parseIptables: lines of iptables vocabulary (2,500 runs)', () => {
-  fc.assert(fc.property(vocabLines, iptTotal), {numRuns: 2500})
-})
-test('parseIptables: mutated real captures (4,500 runs)', () => {
-  fc.assert(fc.property(mutated(IPT), iptTotal), {numRuns: 4500})
-})
-test('parseIptables: concatenated real captures (1,500 runs)', () => {
-  fc.assert(fc.property(concatenated(IPT), iptTotal), {numRuns: 1500})
-})
+test('parseIptables: arbitrary strings (2,000 runs)', () => ipt('arbitrary', anyString, 2000))
+test('parseIptables: lines of iptables vocabulary (2,500 runs)', () =>
+  ipt('vocabulary', vocabLines(VOCAB), 2500))
+test('parseIptables: mutated real captures (4,500 runs)', () => ipt('mutated', mutated(IPT, VOCAB), 4500))
+test('parseIptables: concatenated real captures (1,500 runs)', () =>
+  ipt('concatenated', concatenated(IPT), 1500))
 
-test('parseNft: arbitrary strings (2,000 runs)', () => {
-  fc.assert(fc.property(fc.string({maxLength: 300, unit: 'binary'}), nftTotal), {numRuns: 2000})
-})
-test('parseNft: lines of nft vocabulary (2,000 runs)', () => {
-  fc.assert(fc.property(vocabLines, nftTotal), {numRuns: 2000})
-})
-test('parseNft: mutated real captures, text and JSON (4,500 runs)', () => {
-  fc.assert(fc.property(mutated([...NFT_TEXT, ...NFT_JSON]), nftTotal), {numRuns: 4500})
-})
-test('parseNft: structural edits of the JSON captures (2,000 runs)', () => {
-  fc.assert(fc.property(jsonMutated(NFT_JSON), nftTotal), {numRuns: 2000})
-})
+test('parseNft: arbitrary strings (2,000 runs)', () => nft('arbitrary', anyString, 2000))
+test('parseNft: lines of nft vocabulary (2,000 runs)', () => nft('vocabulary', vocabLines(VOCAB), 2000))
+test('parseNft: mutated real captures, text and JSON (4,500 runs)', () =>
+  nft('mutated', mutated([...NFT_TEXT, ...NFT_JSON], VOCAB), 4500))
+test('parseNft: structural edits of the JSON captures (2,000 runs)', () =>
+  nft('json', jsonMutated(NFT_JSON, 6), 2000))
 
 const packetArb: fc.Arbitrary<Packet> = fc.record(
   {
