@@ -74,10 +74,6 @@ export function nodeVtepMAC(
  * The kube checks quote nodes YAML-style (`wording.ts`); node.peers and node.vxlan-device keep this
  * `name: key=value` form, which their tests pin.
  */
-export function annotationLine(node: KubeNode, key: string): string {
-  const v = node.annotations[key]
-  return `${node.name}: ${key}=${v === undefined ? '(absent)' : v}`
-}
 
 /** A link as evidence: its header line and, when captured, its details line. */
 export function linkLines(l: Link): string[] {
@@ -85,10 +81,6 @@ export function linkLines(l: Link): string[] {
 }
 
 /** A node's podCIDRs in the same data-path form (`worker-2: spec.podCIDRs=10.244.2.0/24`). */
-export function podCidrLine(node: KubeNode): string {
-  const all = node.podCIDRs.length > 0 ? node.podCIDRs.join(',') : (node.podCIDR ?? '(none)')
-  return `${node.name}: spec.podCIDRs=${all}`
-}
 
 export const sameIP = (a: string | undefined, b: string | undefined): boolean =>
   a !== undefined && b !== undefined && normalizeIP(a) !== undefined && normalizeIP(a) === normalizeIP(b)

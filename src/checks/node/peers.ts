@@ -16,19 +16,18 @@ import {ANN, nodeSubnet, peerNodes, selfOf} from '../lib/flannel.js'
 import {readNetConf} from '../lib/netconf-read.js'
 import {restartFlannelOn, selfUnknown} from '../lib/wording.js'
 import {
-  annotationLine,
   backendDataKey,
   desiredPeerState,
   diffDataPath,
   enabledFamilies,
   flannelNetwork,
-  podCidrLine,
   reachFromRoutes,
   routeFamily,
   type EntryKind,
   unsupportedPeerBackend,
   type PeerDiff,
 } from '../lib/datapath.js'
+import {annotationLine, podCidrLine} from '../lib/wording.js'
 import type {Evidence} from '../types.js'
 import type {FdbEntry, KubeNode, Neigh} from '../../model.js'
 import type {Cidr} from '../../lib/ip.js'

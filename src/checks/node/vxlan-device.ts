@@ -27,15 +27,14 @@ import {
 import {readNetConf} from '../lib/netconf-read.js'
 import {restartFlannelOn, selfUnknown} from '../lib/wording.js'
 import {
-  annotationLine,
   backendDataKey,
   enabledFamilies,
   flannelNetwork,
   linkLines,
   nodeVtepMAC,
-  podCidrLine,
   sameIP,
 } from '../lib/datapath.js'
+import {annotationLine, podCidrLine} from '../lib/wording.js'
 import {baseAddress, cidrContainsIP, normalizeIP, parseCidr, type Cidr, type Family} from '../../lib/ip.js'
 
 interface Ctx {

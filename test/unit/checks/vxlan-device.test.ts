@@ -186,7 +186,7 @@ test('local is an old address that this host no longer holds: error naming both 
     /flannel\.1's local is 10\.99\.0\.21, but worker-1's public IP is 10\.99\.0\.11, and 10\.99\.0\.21 is no longer an address of this host/,
   )
   assert.ok(
-    f.evidence.some((e) => e.lines.includes('worker-1: flannel.alpha.coreos.com/public-ip=10.99.0.11')),
+    f.evidence.some((e) => e.lines.includes('worker-1 flannel.alpha.coreos.com/public-ip: 10.99.0.11')),
   )
 })
 
