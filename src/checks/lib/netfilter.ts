@@ -913,6 +913,20 @@ export function flannelNetworks(
   const conf = nc.ok && nc.value.result.ok ? nc.value.result.conf : undefined
   const out: {v4?: string; v6?: string; conf?: NetConf; from: string} = {from: ''}
   if (conf) out.conf = conf
+  // The network flannel runs with is what its rules (and the pods' addresses) use: subnet.env's
+  // FLANNEL_NETWORK first; net-conf's Network when there is no subnet.env. A difference between the
+  // two is node.subnet-env's finding, not a firewall problem.
+  const se = facts.get('subnetEnv')
+  if (se.ok) {
+    const v4 = se.value.values['FLANNEL_NETWORK']
+    const v6 = se.value.values['FLANNEL_IPV6_NETWORK']
+    if (v4 !== undefined && normalizeCidr(v4)) out.v4 = normalizeCidr(v4) as string
+    if (v6 !== undefined && normalizeCidr(v6)) out.v6 = normalizeCidr(v6) as string
+    if (out.v4 !== undefined || out.v6 !== undefined) {
+      out.from = `${se.source} (FLANNEL_NETWORK)`
+      return out
+    }
+  }
   if (conf?.Network !== undefined && conf.EnableIPv4 !== false) {
     const n = normalizeCidr(conf.Network)
     if (n) out.v4 = n
@@ -924,17 +938,6 @@ export function flannelNetworks(
   if (out.v4 !== undefined || out.v6 !== undefined) {
     out.from = nc.ok ? nc.value.source : 'net-conf.json'
     return out
-  }
-  const se = facts.get('subnetEnv')
-  if (se.ok) {
-    const v4 = se.value.values['FLANNEL_NETWORK']
-    const v6 = se.value.values['FLANNEL_IPV6_NETWORK']
-    if (v4 !== undefined && normalizeCidr(v4)) out.v4 = normalizeCidr(v4) as string
-    if (v6 !== undefined && normalizeCidr(v6)) out.v6 = normalizeCidr(v6) as string
-    if (out.v4 !== undefined || out.v6 !== undefined) {
-      out.from = `${se.source} (FLANNEL_NETWORK)`
-      return out
-    }
   }
   if (!nc.ok) return {error: unavailable('net-conf.json (for the flannel Network)', nc)}
   if (!se.ok) return {error: unavailable('subnet.env (for FLANNEL_NETWORK)', se)}

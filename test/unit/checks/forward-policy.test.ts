@@ -236,3 +236,20 @@ test('unknown: no rules readable (not root), or no network known', () => {
   assert.equal(g.status, 'unknown')
   assert.match(g.message, /net-conf\.json/)
 })
+
+test('the network flannel runs with (subnet.env) is judged, not an edited net-conf.json', () => {
+  const env = subnetEnvLines([
+    'FLANNEL_NETWORK=10.244.0.0/16',
+    'FLANNEL_SUBNET=10.244.1.1/24',
+    'FLANNEL_MTU=1450',
+    'FLANNEL_IPMASQ=true',
+  ])
+  const input = {
+    netConf: netConf({Network: '10.245.0.0/16'}),
+    iptables: ipt('healthy-docker-save.txt'),
+    nft: nft('healthy-docker-iptables-nft.txt'),
+  }
+  assert.equal(only(run({...input, subnetEnv: env})).status, 'ok')
+  // Without subnet.env the edited net-conf is all there is, and 10.245.0.0/16 is not accepted.
+  assert.equal(only(run(input)).status, 'error')
+})
