@@ -166,10 +166,28 @@ function planPeers(desired: DesiredState, cur: Current, ops: Op[], fresh: boolea
   const neighOps: Op[] = []
   const fdbOps: Op[] = []
   const routeOps: Op[] = []
+  // Indexed once, first entry wins as with find(): a scan per peer is quadratic (1,000 peers → 10^6
+  // address parses, most of a second).
+  const neighBy = new Map<string, Neigh>()
+  for (const x of cur.neighs) {
+    const k = `${x.dev} ${normalizeIP(x.dst)}`
+    if (!neighBy.has(k)) neighBy.set(k, x)
+  }
+  const fdbBy = new Map<string, FdbEntry[]>()
+  for (const x of cur.fdb) {
+    const k = `${x.dev} ${x.mac.toLowerCase()}`
+    const list = fdbBy.get(k)
+    if (list) list.push(x)
+    else fdbBy.set(k, [x])
+  }
+  const routeBy = new Map<string, Route>()
+  for (const r of cur.routes)
+    if ((r.table === undefined || r.table === 'main') && r.type === 'unicast' && !routeBy.has(r.dst))
+      routeBy.set(r.dst, r)
   for (const p of desired.peers) {
     if (p.neigh) {
       const n = p.neigh
-      const have = fresh ? undefined : cur.neighs.find((x) => x.dev === n.dev && normalizeIP(x.dst) === n.ip)
+      const have = fresh ? undefined : neighBy.get(`${n.dev} ${n.ip}`)
       if (!have || !sameMac(have.lladdr, n.mac) || !have.state.includes('PERMANENT'))
         neighOps.push({
           step: 'neigh',
@@ -181,7 +199,7 @@ function planPeers(desired: DesiredState, cur: Current, ops: Op[], fresh: boolea
     }
     if (p.fdb) {
       const f = p.fdb
-      const have = fresh ? [] : cur.fdb.filter((x) => x.dev === f.dev && sameMac(x.mac, f.mac))
+      const have = fresh ? [] : (fdbBy.get(`${f.dev} ${f.mac.toLowerCase()}`) ?? [])
       const good = have.length === 1 && have[0]?.self === true && normalizeIP(have[0].dst ?? '') === f.dst
       if (!good) {
         // One entry per peer MAC (flannel's NeighSet replaces): extra entries go, then replace.
@@ -205,7 +223,7 @@ function planPeers(desired: DesiredState, cur: Current, ops: Op[], fresh: boolea
       }
     }
     const r = p.route
-    const have = mainRoute(cur.routes, r.dst)
+    const have = routeBy.get(r.dst)
     const ok =
       have !== undefined &&
       normalizeIP(have.gateway ?? '') === r.gateway &&
@@ -337,8 +355,20 @@ export function plan(desired: DesiredState, cur: Current, o: {subnetEnvPath: str
   const before = ops.length
   if (desired.device) planDevice(desired.device, cur, ops)
   const fresh = ops.slice(before).some((op) => op.step === 'device' && op.input.startsWith('link add'))
-  planPeers(desired, cur, ops, fresh)
-  planLeftovers(desired, cur, ops)
+  // A (re)created device starts empty: the kernel flushes the neighbours, FDB entries and routes of a
+  // deleted link, so none of them may count as present (nor be deleted again as leftovers).
+  const gone = fresh ? desired.device?.name : undefined
+  const peerCur: Current =
+    gone === undefined
+      ? cur
+      : {
+          ...cur,
+          neighs: cur.neighs.filter((n) => n.dev !== gone),
+          fdb: cur.fdb.filter((e) => e.dev !== gone),
+          routes: cur.routes.filter((r) => r.dev !== gone),
+        }
+  planPeers(desired, peerCur, ops, fresh)
+  planLeftovers(desired, peerCur, ops)
   planIptables(desired, cur, ops)
   planNft(desired, cur, ops)
   if (cur.subnetEnv !== desired.subnetEnv) {

@@ -4,6 +4,7 @@
  * A non-empty re-plan is reported as a failure: idempotency is proven on every run, not promised.
  */
 import {randomBytes} from 'node:crypto'
+import {dirname, join} from 'node:path'
 
 import {ANN, parseBackendData, peerNodes} from '../checks/lib/flannel.js'
 import {collectFacts} from '../facts/store.js'
@@ -103,6 +104,31 @@ async function readCurrent(
   return cur
 }
 
+/**
+ * A run killed while writing the journal or subnet.env leaves the temporary file of that atomic write
+ * (HostFs.writeAtomic names it `.<ms>.<pid>.<random>.tmp`). Under the scope's lock, such a file whose
+ * writer is dead is abandoned: remove it, so a crash leaves nothing behind once setup or teardown ran.
+ */
+async function dropAbandonedTemps(fs: HostFs, dirs: readonly string[]): Promise<void> {
+  for (const dir of new Set(dirs)) {
+    const l = await fs.list(dir)
+    if (!l.ok) continue
+    for (const name of l.names) {
+      const pid = Number(/^\.\d+\.(\d+)\.[0-9a-z]+\.tmp$/.exec(name)?.[1] ?? NaN)
+      if (Number.isInteger(pid) && pid !== process.pid && !alive(pid)) await fs.remove(join(dir, name))
+    }
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as {code?: string}).code === 'EPERM'
+  }
+}
+
 export async function runSetup(o: SetupOptions, deps: {runner: Runner; fs: HostFs}): Promise<SetupResult> {
   const {runner, fs} = deps
   const scope = o.netns ? `netns ${o.netns}` : 'host'
@@ -122,61 +148,56 @@ export async function runSetup(o: SetupOptions, deps: {runner: Runner; fs: HostF
   if (!self)
     throw new SetupError(`node "${o.nodeName}" is not in ${o.nodes.describe}`, 'kube.podcidr-assigned')
 
-  const src = liveSource(runner, fs, o.netns ? {netns: o.netns} : {})
-  const {facts} = await collectFacts(src, NODE_FACTS)
-  const links = must<Current['links']>(facts, 'links', 'links')
-  const addrs = must<Current['addrs']>(facts, 'addrs', 'addresses')
-  const routes = must<Current['routes']>(facts, 'routes', 'routes')
-  const ifaceOpts: Parameters<typeof chooseInterface>[0] = {}
-  if (o.iface?.length) ifaceOpts.iface = o.iface
-  if (o.ifaceRegex?.length) ifaceOpts.ifaceRegex = o.ifaceRegex
-  if (o.ifaceCanReach) ifaceOpts.ifaceCanReach = o.ifaceCanReach
-  if (o.publicIP) ifaceOpts.publicIP = o.publicIP
-  const iface = chooseInterface(ifaceOpts, {links: [...links], addrs: [...addrs], routes: [...routes]})
-  if (!iface.ok) throw new SetupError(`${iface.message} (flannel: ${iface.flannelMessage})`, iface.check)
-
-  // The VtepMAC survives restarts: the node's annotation first, then the device as it is, else new.
-  const annotated = parseBackendData(self.annotations[ANN.backendData])
-  const vni = typeof conf.backend['VNI'] === 'number' ? conf.backend['VNI'] : 1
-  const existing = links.find((l) => l.name === `flannel.${vni}`)?.mac
-  const mac = (annotated.ok && annotated.data?.VtepMAC) || existing || randomMac()
-
-  const d = desiredState({
-    conf,
-    self,
-    peers: peerNodes(nodes, self),
-    iface: {name: iface.iface, addr: iface.ifaceAddr, publicIP: iface.publicIP, mtu: iface.mtu},
-    routes,
-    mac,
-    ipMasq: o.ipMasq,
-    forwardRules: o.forwardRules,
-  })
-  if (!d.ok) throw new SetupError(d.problem.message, d.problem.check)
-
   const dir = scopeDir(o.stateDir, o.netns)
   const curOpts = {
     nft: conf.EnableNFTables,
     subnetEnvPath: o.subnetEnvPath,
     ...(o.netns ? {netns: o.netns} : {}),
   }
-  let journal = await loadJournal(dir, scope)
-  const ops = plan(d.state, await readCurrent(runner, fs, curOpts, journal, self.annotations), {
-    subnetEnvPath: o.subnetEnvPath,
-  })
-  const result: SetupResult = {
-    scope,
-    desired: d.state,
-    iface: iface.iface,
-    plan: ops,
-    applied: false,
-    replan: [],
-  }
-  if (o.dryRun || ops.length === 0) return result
-
-  const lock = await acquireLock(dir)
-  if (lock.tookOver !== undefined) result.tookOverLock = lock.tookOver
+  // A real run holds the lock from its first look at the kernel to its re-plan, so one read serves
+  // choosing the interface, the desired state and the plan; a dry run takes no lock and changes nothing.
+  const lock = o.dryRun ? undefined : await acquireLock(dir)
   try {
-    journal = await loadJournal(dir, scope)
+    if (lock) await dropAbandonedTemps(fs, [dir, dirname(o.subnetEnvPath)])
+    let journal = await loadJournal(dir, scope)
+    const cur = await readCurrent(runner, fs, curOpts, journal, self.annotations)
+    const ifaceOpts: Parameters<typeof chooseInterface>[0] = {}
+    if (o.iface?.length) ifaceOpts.iface = o.iface
+    if (o.ifaceRegex?.length) ifaceOpts.ifaceRegex = o.ifaceRegex
+    if (o.ifaceCanReach) ifaceOpts.ifaceCanReach = o.ifaceCanReach
+    if (o.publicIP) ifaceOpts.publicIP = o.publicIP
+    const iface = chooseInterface(ifaceOpts, {links: cur.links, addrs: cur.addrs, routes: cur.routes})
+    if (!iface.ok) throw new SetupError(`${iface.message} (flannel: ${iface.flannelMessage})`, iface.check)
+
+    // The VtepMAC survives restarts: the node's annotation first, then the device as it is, else new.
+    const annotated = parseBackendData(self.annotations[ANN.backendData])
+    const vni = typeof conf.backend['VNI'] === 'number' ? conf.backend['VNI'] : 1
+    const existing = cur.links.find((l) => l.name === `flannel.${vni}`)?.mac
+    const mac = (annotated.ok && annotated.data?.VtepMAC) || existing || randomMac()
+
+    const d = desiredState({
+      conf,
+      self,
+      peers: peerNodes(nodes, self),
+      iface: {name: iface.iface, addr: iface.ifaceAddr, publicIP: iface.publicIP, mtu: iface.mtu},
+      routes: cur.routes,
+      mac,
+      ipMasq: o.ipMasq,
+      forwardRules: o.forwardRules,
+    })
+    if (!d.ok) throw new SetupError(d.problem.message, d.problem.check)
+
+    const ops = plan(d.state, cur, {subnetEnvPath: o.subnetEnvPath})
+    const result: SetupResult = {
+      scope,
+      desired: d.state,
+      iface: iface.iface,
+      plan: ops,
+      applied: false,
+      replan: [],
+    }
+    if (lock?.tookOver !== undefined) result.tookOverLock = lock.tookOver
+    if (!lock || ops.length === 0) return result
     const applyDeps: ApplyDeps = {
       runner,
       fs,
@@ -192,21 +213,16 @@ export async function runSetup(o: SetupOptions, deps: {runner: Runner; fs: HostF
     }
     if (o.netns) applyDeps.netns = o.netns
     if (o.onBatch) applyDeps.onBatch = o.onBatch
-    // Plan again under the lock: another run may have changed things since the dry plan above.
-    const fresh = plan(d.state, await readCurrent(runner, fs, curOpts, journal, self.annotations), {
-      subnetEnvPath: o.subnetEnvPath,
-    })
-    result.plan = fresh
-    await applyPlan(fresh, applyDeps)
+    await applyPlan(ops, applyDeps)
     result.applied = true
     const after = (await o.nodes.list()).find((n) => n.name === o.nodeName)
     result.replan = plan(d.state, await readCurrent(runner, fs, curOpts, journal, after?.annotations ?? {}), {
       subnetEnvPath: o.subnetEnvPath,
     })
+    return result
   } finally {
-    await lock.release()
+    await lock?.release()
   }
-  return result
 }
 
 export interface TeardownResult {
@@ -254,6 +270,10 @@ export async function runTeardown(
   const lock = await acquireLock(dir)
   try {
     journal = await loadJournal(dir, scope)
+    await dropAbandonedTemps(deps.fs, [
+      dir,
+      ...journal.entries.flatMap((e) => (e.kind === 'file' ? [dirname(e.path)] : [])),
+    ])
     const fresh = teardownPlan(journal, await read(journal))
     result.plan = fresh
     const applyDeps: ApplyDeps = {

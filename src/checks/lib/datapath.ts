@@ -28,6 +28,7 @@ import {
   type Cidr,
   type Family,
 } from '../../lib/ip.js'
+import {maskOf} from '../../lib/ip.js'
 
 // ---------------------------------------------------------------------------------------------------
 // Per-family node data
@@ -125,18 +126,41 @@ const metricOf = (r: Route): number => r.metric ?? 0
  * evidence we have, so this is the main-table answer only.
  */
 export function lookupRoute(routes: readonly Route[], ip: string): Route | undefined {
-  const target = parseIP(ip)
-  if (!target) return undefined
-  let best: {r: Route; prefix: number} | undefined
+  return routeTable(routes)(ip)
+}
+
+/**
+ * A longest-prefix lookup over the main table, with every route parsed once (a node with a thousand
+ * peers asks it a thousand times).
+ */
+export function routeTable(routes: readonly Route[]): (ip: string) => Route | undefined {
+  // Per family and prefix length, base address → the best route (lowest metric): a lookup masks the
+  // target once per prefix length in use, longest first.
+  const byLen = new Map<string, Map<bigint, Route>>()
   for (const r of routes) {
     if (!isMainTable(r)) continue
-    let dst = routeDst(r)
-    if (!dst && r.dst === 'default') dst = parseCidr(target.family === 4 ? '0.0.0.0/0' : '::/0')
-    if (!dst || dst.family !== target.family || !cidrContainsIP(dst, target.addr, target.family)) continue
-    if (!best || dst.prefix > best.prefix || (dst.prefix === best.prefix && metricOf(r) < metricOf(best.r)))
-      best = {r, prefix: dst.prefix}
+    const family = r.dst === 'default' ? routeFamily(r) : routeDst(r)?.family
+    const dst = r.dst === 'default' ? parseCidr(family === 6 ? '::/0' : '0.0.0.0/0') : routeDst(r)
+    if (!dst) continue
+    const key = `${dst.family}/${dst.prefix}`
+    const m = byLen.get(key) ?? new Map<bigint, Route>()
+    const had = m.get(dst.base)
+    if (!had || metricOf(r) < metricOf(had)) m.set(dst.base, r)
+    byLen.set(key, m)
   }
-  return best?.r
+  const lens = [...byLen.keys()]
+    .map((k) => ({k, family: Number(k.split('/')[0]) as 4 | 6, prefix: Number(k.split('/')[1])}))
+    .sort((a, b) => b.prefix - a.prefix)
+  return (ip) => {
+    const target = parseIP(ip)
+    if (!target) return undefined
+    for (const l of lens) {
+      if (l.family !== target.family) continue
+      const hit = byLen.get(l.k)?.get(target.addr & maskOf(l.family, l.prefix))
+      if (hit) return hit
+    }
+    return undefined
+  }
 }
 
 /** How this host reaches an address, as flannel's `ip.DirectRouting` sees it. */
@@ -156,8 +180,9 @@ export type ReachFn = (ip: string) => Reach
 
 /** `Reach` answered from a captured main routing table. */
 export function reachFromRoutes(routes: readonly Route[]): ReachFn {
+  const lookup = routeTable(routes)
   return (ip) => {
-    const r = lookupRoute(routes, ip)
+    const r = lookup(ip)
     if (!r) return {direct: false, why: 'no route'}
     const base: Reach = {direct: false, route: r, why: ''}
     if (r.dev !== undefined) base.dev = r.dev
