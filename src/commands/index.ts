@@ -6,6 +6,8 @@ import Explain from './explain.js'
 import LabDoctor from './lab/doctor.js'
 import LabDown from './lab/down.js'
 import LabExec from './lab/exec.js'
+import LabFault from './lab/fault.js'
+import LabHeal from './lab/heal.js'
 import LabProbe from './lab/probe.js'
 import LabStatus from './lab/status.js'
 import LabUp from './lab/up.js'
@@ -21,6 +23,8 @@ export const COMMANDS = {
   'lab:doctor': LabDoctor,
   'lab:down': LabDown,
   'lab:exec': LabExec,
+  'lab:fault': LabFault,
+  'lab:heal': LabHeal,
   'lab:probe': LabProbe,
   'lab:status': LabStatus,
   'lab:up': LabUp,

@@ -18,11 +18,14 @@ import {join} from 'node:path'
 
 import {ANN} from '../checks/lib/flannel.js'
 import type {DoctorReport, FailOn, Summary} from '../engine/doctor.js'
+import {liveSource} from '../facts/sources.js'
+import {collectFacts} from '../facts/store.js'
 import type {HostFs} from '../host/fs.js'
 import {fileNodeSource} from '../host/nodes-file.js'
 import {kernelRelease} from '../host/lab-files.js'
 import type {RunResult, Runner} from '../host/runner.js'
 import {parseCidr} from '../lib/ip.js'
+import type {Addr, Link} from '../model.js'
 import {parseSubnetEnv} from '../parse/subnet-env.js'
 import {flannelIptablesRules, subnetEnvText} from '../setup/desired.js'
 import {runSetup, type SetupResult} from '../setup/setup.js'
@@ -84,6 +87,16 @@ export interface IpsecState {
   policies: number
 }
 
+/** A fault `lab fault` put into the lab (src/lab/faults.ts), until `lab heal` undoes it. */
+export interface ActiveFault {
+  name: string
+  /** The node it was aimed at. */
+  node: string
+  appliedAt: string
+  /** What the fault changed that its heal needs to know (e.g. the entry it replaced). */
+  data?: Record<string, string>
+}
+
 /** lab.json */
 export interface LabState {
   schema: typeof LAB_SCHEMA
@@ -99,6 +112,8 @@ export interface LabState {
   /** How many setup rounds it took until every node's plan was empty. */
   setupRounds?: number
   ipsec?: IpsecState
+  /** Faults applied by `lab fault` and not healed yet, oldest first. */
+  faults?: ActiveFault[]
 }
 
 export interface NodeFiles {
@@ -226,7 +241,7 @@ export async function requireLab(ref: LabRef, fs: HostFs): Promise<LabState> {
   return s
 }
 
-async function saveLab(dir: string, s: LabState, fs: HostFs): Promise<void> {
+export async function saveLab(dir: string, s: LabState, fs: HostFs): Promise<void> {
   await fs.writeAtomic(join(dir, 'lab.json'), JSON.stringify(s, null, 2) + '\n', 0o644)
 }
 
@@ -373,6 +388,30 @@ async function writeLabFiles(t: LabTopology, dir: string, deps: LabDeps, psk: st
   }
 }
 
+/** Where `lab up` keeps the lab's files as they were once it was ready (what `lab heal` restores). */
+export const pristineDir = (dir: string): string => join(dir, 'pristine')
+
+/** The lab's own files, relative to its folder: net-conf, the nodes file, every subnet.env and CNI file. */
+export async function labFileList(t: LabTopology, dir: string, fs: HostFs): Promise<string[]> {
+  const out = ['net-conf.json', 'nodes.json']
+  for (const n of t.nodes) {
+    out.push(join('nodes', n.name, 'subnet.env'))
+    const l = await fs.list(nodeFiles(dir, n.name).cniDir)
+    if (l.ok) for (const f of l.names) out.push(join('nodes', n.name, 'cni', f))
+  }
+  return out
+}
+
+/** Copy the lab's files into pristine/ (after setup converged and the pods were wired). */
+async function savePristine(t: LabTopology, dir: string, fs: HostFs): Promise<void> {
+  const to = pristineDir(dir)
+  await fs.remove(to)
+  for (const rel of await labFileList(t, dir, fs)) {
+    const r = await fs.readText(join(dir, rel))
+    if (r.ok) await fs.writeAtomic(join(to, rel), r.text, 0o644)
+  }
+}
+
 /**
  * flannelctl setup in every node, round after round, until every plan is empty (at most 3 rounds: a node
  * can only program peers that have published). Also what a heal runs after a fault.
@@ -513,8 +552,106 @@ export async function wirePods(n: LabNode, dir: string, deps: LabDeps): Promise<
   if (!subnet || !c || !network || !Number.isInteger(mtu))
     throw new LabError(`${f.subnetEnv} is missing FLANNEL_NETWORK, FLANNEL_SUBNET or FLANNEL_MTU`)
   const gateway = subnet.split('/')[0] as string
-  await ipBatch(deps, n.ns, cniNodeLines(n, {subnet, mtu}))
-  await mapLimit(n.pods, 4, (p) => ipBatch(deps, p.ns, cniPodLines(p, {gateway, prefix: c.prefix, network})))
+  const cur = await cniCurrent(n, deps)
+  const lines = cur ? cniRepairLines(n, {subnet, mtu}, cur) : cniNodeLines(n, {subnet, mtu})
+  if (lines.length > 0) await ipBatch(deps, n.ns, lines)
+  await mapLimit(n.pods, 4, (p) =>
+    ipBatch(
+      deps,
+      p.ns,
+      cur
+        ? cniPodRepairLines(p, {gateway, prefix: c.prefix, network, mtu})
+        : cniPodLines(p, {gateway, prefix: c.prefix, network}),
+    ),
+  )
+}
+
+/** What the node has of the CNI wiring now: cni0 (MTU, addresses, up) and the pods' host veths. */
+export interface CniCurrent {
+  cni0?: {mtu: number; up: boolean; addrs: string[]}
+  veths: Record<string, {mtu: number; up: boolean; master?: string}>
+}
+
+/** The node's cni0 and pod veths as the kernel has them; undefined when neither exists (a fresh node). */
+async function cniCurrent(n: LabNode, deps: LabDeps): Promise<CniCurrent | undefined> {
+  const {facts} = await collectFacts(liveSource(deps.runner, deps.fs, {netns: n.ns}), ['links', 'addrs'])
+  const links = facts.get('links')
+  const addrs = facts.get('addrs')
+  if (!links.ok || !addrs.ok)
+    throw new LabError(`cannot read the links of ${n.ns}: ${links.ok ? '' : links.reason}`)
+  const ls = links.value as Link[]
+  const out: CniCurrent = {veths: {}}
+  const br = ls.find((l) => l.name === 'cni0')
+  if (br)
+    out.cni0 = {
+      mtu: br.mtu,
+      up: br.up,
+      addrs: (addrs.value as Addr[])
+        .filter((a) => a.ifname === 'cni0' && a.family === 'inet')
+        .map((a) => `${a.address}/${a.prefixlen}`),
+    }
+  for (const p of n.pods) {
+    const l = ls.find((x) => x.name === p.hostVeth)
+    if (!l) continue
+    const v: CniCurrent['veths'][string] = {mtu: l.mtu, up: l.up}
+    if (l.master !== undefined) v.master = l.master
+    out.veths[p.hostVeth] = v
+  }
+  return out.cni0 || Object.keys(out.veths).length > 0 ? out : undefined
+}
+
+/**
+ * Make an existing node's wiring what the plugins would give a new pod: cni0 with exactly the gateway
+ * address (a cni0 holding another address is deleted and recreated, the documented fix for `cni0 already
+ * has an IP address different from ...`), cni0 and every pod veth at FLANNEL_MTU, each veth a hairpin port
+ * of cni0 and up; missing veths are created.
+ */
+export function cniRepairLines(n: LabNode, env: {subnet: string; mtu: number}, cur: CniCurrent): string[] {
+  if (n.pods.length === 0) return []
+  const lines: string[] = []
+  const conflict =
+    cur.cni0 !== undefined && !(cur.cni0.addrs.length === 1 && cur.cni0.addrs[0] === env.subnet)
+  const fresh = cur.cni0 === undefined || conflict
+  if (conflict) lines.push('link del cni0')
+  if (fresh)
+    lines.push(
+      `link add cni0 mtu ${env.mtu} type bridge`,
+      `addr add ${env.subnet} dev cni0`,
+      'link set cni0 up',
+    )
+  else {
+    if (cur.cni0?.mtu !== env.mtu) lines.push(`link set cni0 mtu ${env.mtu}`)
+    if (!cur.cni0?.up) lines.push('link set cni0 up')
+  }
+  for (const p of n.pods) {
+    const v = cur.veths[p.hostVeth]
+    if (!v) {
+      lines.push(
+        `link add ${p.hostVeth} mtu ${env.mtu} type veth peer name eth0 mtu ${env.mtu} netns ${p.ns}`,
+      )
+    } else if (v.mtu !== env.mtu) lines.push(`link set ${p.hostVeth} mtu ${env.mtu}`)
+    if (!v || fresh || v.master !== 'cni0')
+      lines.push(`link set ${p.hostVeth} master cni0`, `link set ${p.hostVeth} type bridge_slave hairpin on`)
+    if (!v || !v.up) lines.push(`link set ${p.hostVeth} up`)
+  }
+  // A bridge takes the smallest MTU of its ports when they join: set cni0's last.
+  if (fresh) lines.push(`link set cni0 mtu ${env.mtu}`)
+  return lines
+}
+
+/** Inside an existing pod: the same end state as cniPodLines, written so it can run again. */
+export function cniPodRepairLines(
+  p: LabPod,
+  env: {gateway: string; prefix: number; network: string; mtu: number},
+): string[] {
+  return [
+    'link set lo up',
+    `link set eth0 mtu ${env.mtu}`,
+    `addr replace ${p.ip}/${env.prefix} dev eth0`,
+    'link set eth0 up',
+    `route replace default via ${env.gateway} dev eth0`,
+    `route replace ${env.network} via ${env.gateway} dev eth0`,
+  ]
 }
 
 export async function labUp(opts: Partial<LabOptions> & LabRef, deps: LabDeps): Promise<LabUpResult> {
@@ -573,6 +710,7 @@ export async function labUp(opts: Partial<LabOptions> & LabRef, deps: LabDeps): 
     const pods = t.nodes.reduce((s, n) => s + n.pods.length, 0)
     if (pods > 0) deps.progress?.(`wiring ${pods} pod${pods === 1 ? '' : 's'} (cni0, veths with FLANNEL_MTU)`)
     await mapLimit(t.nodes, 4, (n) => wirePods(n, dir, deps))
+    await savePristine(t, dir, deps.fs)
     state.stage = 'ready'
     await saveLab(dir, state, deps.fs)
     return {state, dir, rounds, durationMs: Date.now() - start}
@@ -638,6 +776,8 @@ export interface LabStatus {
   flannelMtu?: number
   notes: string[]
   ipsec?: IpsecState
+  /** Faults applied and not healed yet. */
+  faults: ActiveFault[]
   namespaces: {expected: number; present: string[]; missing: string[]}
   nodes: LabNodeStatus[]
   /** Whether everything the lab should have is there and ready. */
@@ -654,6 +794,7 @@ export async function labStatus(ref: LabRef, deps: LabDeps): Promise<LabStatus> 
     stateDir: dir,
     exists: state !== undefined || present.length > 0,
     notes: state?.notes ?? [],
+    faults: state?.faults ?? [],
     namespaces: {expected: 0, present, missing: []},
     nodes: [],
     healthy: false,

@@ -7,6 +7,7 @@ import Table from 'cli-table3'
 import type {ChalkInstance} from 'chalk'
 
 import type {Status} from '../checks/types.js'
+import type {FaultInfo, LabFaultResult, LabHealResult} from '../lab/heal.js'
 import type {LabDoctorResult, LabProbeResult, LabStatus, LabUpResult} from '../lab/lab.js'
 import {renderReport} from './render.js'
 import {colourLevel, makeChalk, MARK, paint} from './style.js'
@@ -89,6 +90,14 @@ export function renderLabStatus(s: LabStatus, stream: Stream = process.stdout): 
   if (s.ipsec)
     out.push(
       `ipsec: ${s.ipsec.policies} xfrm policies; SAs ${s.ipsec.sas ? `installed (${s.ipsec.algorithm ?? 'static'})` : 'not installed'}`,
+    )
+  if (s.faults.length > 0)
+    out.push(
+      paint(
+        c,
+        'warning',
+        `${MARK.warning} active faults: ${s.faults.map((f) => `${f.name} on ${f.node}`).join(', ')} — flannelctl lab heal --name ${s.name} undoes them`,
+      ),
     )
   for (const n of s.notes) out.push(paint(c, 'warning', `${MARK.warning} ${n}`))
   out.push(`state: ${s.stateDir}`)
@@ -193,6 +202,75 @@ export function renderLabProbe(r: LabProbeResult, stream: Stream = process.stdou
   out.push(
     '',
     `${k.ok}/${k.pairs} pod pairs reach, ${k.dfOk}/${k.df} don't-fragment pings pass — ${verdict}, exit ${r.exitCode} (${(r.durationMs / 1000).toFixed(1)} s)`,
+  )
+  return out.join('\n') + '\n'
+}
+
+export function renderFaultList(faults: readonly FaultInfo[], stream: Stream = process.stdout): string {
+  const c = chalkFor(stream)
+  const tb = new Table({
+    style: {head: [], border: [], 'padding-left': 1, 'padding-right': 1},
+    chars: {mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': ''},
+    colWidths: [31, 29, 18, Math.max(30, (stream.columns ?? 120) - 88)],
+    wordWrap: true,
+  })
+  tb.push(['fault', 'lab doctor must report', 'backends', 'what'].map((h) => c.dim(h)))
+  for (const f of faults)
+    tb.push([
+      f.name,
+      f.expect.join('\n'),
+      f.backends.join(', ') + (f.minNodes > 1 ? `\n(${f.minNodes}+ nodes)` : ''),
+      f.what,
+    ])
+  return (
+    [
+      tb.toString(),
+      '',
+      `${plural(faults.length, 'fault')}. flannelctl lab fault NAME [--node node-2] puts one into a lab; lab doctor must then report exactly the ids listed (error or warning, on any node); lab heal undoes every fault.`,
+    ].join('\n') + '\n'
+  )
+}
+
+export function renderLabFault(r: LabFaultResult, stream: Stream = process.stdout): string {
+  const c = chalkFor(stream)
+  const out = [
+    c.bold(`lab ${r.lab}: ${r.fault} on ${r.node}`),
+    r.what,
+    `lab doctor must now report: ${r.expect.join(', ')}`,
+  ]
+  if (r.active.length > 1)
+    out.push(`active faults: ${r.active.map((f) => `${f.name} on ${f.node}`).join(', ')}`)
+  out.push(
+    '',
+    'next:',
+    `  flannelctl lab doctor --name ${r.lab}`,
+    `  flannelctl lab probe --name ${r.lab}`,
+    `  flannelctl lab heal --name ${r.lab}`,
+  )
+  return out.join('\n') + '\n'
+}
+
+export function renderLabHeal(r: LabHealResult, stream: Stream = process.stdout): string {
+  const c = chalkFor(stream)
+  const out = [
+    c.bold(
+      `lab ${r.lab}: ${r.healed.length === 0 ? 'no active fault' : `healed ${r.healed.map((f) => `${f.name} on ${f.node}`).join(', ')}`}`,
+    ),
+  ]
+  out.push(`files restored: ${r.restored.length === 0 ? 'none differed' : r.restored.join(', ')}`)
+  if (r.rounds.length > 0)
+    out.push(
+      `setup: ${r.rounds.map((x) => `round ${x.round} ${x.plans.reduce((a, p) => a + p.ops, 0)} changes`).join(', ')} — every plan empty after round ${r.rounds.length}`,
+    )
+  if (r.ipsecPolicies !== undefined) out.push(`ipsec: ${r.ipsecPolicies} xfrm policies rewritten`)
+  out.push('pods re-wired as the CNI plugins would wire a new pod')
+  for (const n of r.notes) out.push(paint(c, 'warning', `${MARK.warning} ${n}`))
+  out.push(
+    `done in ${(r.durationMs / 1000).toFixed(1)} s`,
+    '',
+    'next:',
+    `  flannelctl lab doctor --name ${r.lab}`,
+    `  flannelctl lab probe --name ${r.lab}`,
   )
   return out.join('\n') + '\n'
 }
