@@ -13,7 +13,7 @@ want() { # want CODE DESCRIPTION -- command...
   local code=$1 what=$2
   shift 3
   echo
-  echo "=== flannelctl $* ($what)"
+  echo "=== flannelctl ${*:2} ($what)"
   "$@"
   local got=$?
   if [ "$got" != "$code" ]; then echo "!!! expected exit $code, got $got"; fail=1; fi
@@ -33,7 +33,7 @@ if [ $can_lab = 1 ]; then
   want 0 "healthy: zero errors, zero warnings" -- fc lab doctor --name $LAB
   want 0 "every pod reaches every pod, and full-size packets cross" -- fc lab probe --name $LAB
   want 0 "inject: FORWARD policy DROP without flannel's accept rules" -- fc lab fault forward-drop --name $LAB --node node-2
-  want 1 "doctor names the fault and the fix" -- fc lab doctor --name $LAB
+  want 1 "doctor names the fault, its evidence and the fix" -- fc lab doctor --name $LAB --verbose --only node.forward-policy
   want 0 "repair" -- fc lab heal --name $LAB
   want 0 "healthy again" -- fc lab doctor --name $LAB
   want 0 "remove every namespace" -- fc lab down --name $LAB
