@@ -91,6 +91,14 @@ export async function applyPlan(ops: readonly Op[], deps: ApplyDeps): Promise<vo
         const r = await deps.runner.run(argv, {input, timeoutMs: 30_000})
         if (r.outcome !== 'ok') {
           const why = (r.stderr || r.stdout).trim().split('\n').slice(0, 3).join(' / ')
+          if (/Unknown device type/i.test(why) && /type vxlan/.test(input))
+            throw new ApplyError(
+              `${argv.join(' ')} failed: the kernel has no VXLAN support (${why}); load it with \`modprobe vxlan\` (Raspberry Pi / Ubuntu: linux-modules-extra) — see doctor check node.vxlan-device`,
+            )
+          if (r.outcome === 'permission')
+            throw new ApplyError(
+              `${argv.join(' ')} failed: not permitted (${why}); setup needs root (CAP_NET_ADMIN)`,
+            )
           throw new ApplyError(
             `${argv.join(' ')} failed (${r.outcome}${r.exitCode !== undefined ? `, exit ${r.exitCode}` : ''}): ${why}`,
           )
