@@ -257,3 +257,23 @@ test('doctor --help documents the exit codes and shows examples', async () => {
   assert.match(r.stdout, /3 incomplete/)
   assert.match(r.stdout, /doctor --bundle/)
 })
+
+test('the package installs a kubectl plugin: `kubectl flannel checks` runs flannelctl', async (t) => {
+  const {spawnSync} = await import('node:child_process')
+  const {symlinkSync} = await import('node:fs')
+  if (spawnSync('sh', ['-c', 'command -v kubectl']).status !== 0) return t.skip('kubectl is not installed')
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    bin: Record<string, string>
+  }
+  assert.equal(pkg.bin['kubectl-flannel'], './bin/kubectl-flannel.js')
+  const dir = join(tmp, 'plugin-path')
+  const {mkdirSync} = await import('node:fs')
+  mkdirSync(dir, {recursive: true})
+  symlinkSync(new URL('../../bin/kubectl-flannel.js', import.meta.url).pathname, join(dir, 'kubectl-flannel'))
+  const r = spawnSync('kubectl', ['flannel', 'checks'], {
+    encoding: 'utf8',
+    env: {...process.env, PATH: `${dir}:${process.env['PATH'] ?? ''}`},
+  })
+  assert.equal(r.status, 0, r.stderr)
+  assert.match(r.stdout, /^node\.forward-policy\s+error/m)
+})
