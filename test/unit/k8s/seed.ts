@@ -1,0 +1,90 @@
+// Cluster state for the k8s adapter tests: flannel's RBAC as in Documentation/kube-flannel.yml
+// (flannel-facts §7.2), the kube-flannel DaemonSet pods and their logs, and N nodes with flannel's
+// annotations (§3.5).
+import {KubeStore} from '../../support/apiserver.js'
+
+export const ADMIN_TOKEN = 'admin-token-0123456789'
+export const FLANNEL_TOKEN = 'flannel-sa-token-abcdef'
+export const NOBODY_TOKEN = 'nobody-token-42'
+export const FLANNEL_SA = 'system:serviceaccount:kube-flannel:flannel'
+
+export const nodeName = (i: number): string => `node-${String(i).padStart(4, '0')}`
+
+export function seedStore(nodes: number): KubeStore {
+  const s = new KubeStore()
+  s.addToken(ADMIN_TOKEN, 'kubernetes-admin', ['system:masters'])
+  s.addToken(FLANNEL_TOKEN, FLANNEL_SA)
+  s.addToken(NOBODY_TOKEN, 'nobody')
+  s.addClusterRole({
+    metadata: {name: 'flannel'},
+    rules: [
+      {apiGroups: [''], resources: ['pods'], verbs: ['get']},
+      {apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch']},
+      {apiGroups: [''], resources: ['nodes/status'], verbs: ['patch']},
+    ],
+  })
+  s.addClusterRoleBinding({
+    metadata: {name: 'flannel'},
+    roleRef: {kind: 'ClusterRole', name: 'flannel'},
+    subjects: [{kind: 'ServiceAccount', name: 'flannel', namespace: 'kube-flannel'}],
+  })
+  for (let i = 0; i < nodes; i++) {
+    const octet = i % 250
+    const third = Math.floor(i / 250)
+    s.addNode({
+      metadata: {
+        name: nodeName(i),
+        labels: {'kubernetes.io/hostname': nodeName(i), 'kubernetes.io/os': 'linux'},
+        annotations: {
+          'flannel.alpha.coreos.com/kube-subnet-manager': 'true',
+          'flannel.alpha.coreos.com/backend-type': 'vxlan',
+          'flannel.alpha.coreos.com/backend-data': `{"VNI":1,"VtepMAC":"12:c6:65:89:${third.toString(16).padStart(2, '0')}:${octet.toString(16).padStart(2, '0')}"}`,
+          'flannel.alpha.coreos.com/public-ip': `192.168.${third}.${octet + 1}`,
+        },
+      },
+      spec: {podCIDR: `10.244.${i % 256}.0/24`, podCIDRs: [`10.244.${i % 256}.0/24`]},
+      status: {
+        addresses: [{type: 'InternalIP', address: `192.168.${third}.${octet + 1}`}],
+        conditions: [{type: 'Ready', status: i === 1 ? 'False' : 'True', reason: 'KubeletReady'}],
+        nodeInfo: {kubeletVersion: 'v1.31.4', osImage: 'Ubuntu 24.04.1 LTS'},
+      },
+    })
+  }
+  s.addConfigMap('kube-flannel', {
+    metadata: {name: 'kube-flannel-cfg', labels: {app: 'flannel', tier: 'node'}},
+    data: {
+      'net-conf.json':
+        '{\n  "Network": "10.244.0.0/16",\n  "EnableNFTables": false,\n  "Backend": {\n    "Type": "vxlan"\n  }\n}\n',
+    },
+  })
+  s.addDaemonSet('kube-flannel', {
+    metadata: {name: 'kube-flannel-ds', labels: {app: 'flannel', 'k8s-app': 'flannel', tier: 'node'}},
+    spec: {selector: {matchLabels: {app: 'flannel'}}},
+    status: {desiredNumberScheduled: 2, numberReady: 1},
+  })
+  for (const [pod, node] of [
+    ['kube-flannel-ds-7xk2p', nodeName(0)],
+    ['kube-flannel-ds-q9dmw', nodeName(1)],
+  ] as const) {
+    s.addPod('kube-flannel', {
+      metadata: {name: pod, labels: {app: 'flannel', tier: 'node'}},
+      spec: {
+        nodeName: node,
+        containers: [{name: 'kube-flannel', image: 'ghcr.io/flannel-io/flannel:v0.28.9'}],
+      },
+      status: {phase: 'Running'},
+    })
+  }
+  s.addPod('kube-flannel', {
+    metadata: {name: 'unrelated', labels: {app: 'other'}},
+    spec: {containers: [{name: 'main'}]},
+  })
+  s.setLog(
+    'kube-flannel',
+    'kube-flannel-ds-7xk2p',
+    'kube-flannel',
+    'I1125 10:00:00.000001       1 main.go:211] CLI flags config: {etcdEndpoints:http://127.0.0.1:4001,http://127.0.0.1:2379}\nI1125 10:00:01.000002       1 kube.go:139] Waiting 10m0s for node controller to sync\nI1125 10:00:02.000003       1 kube.go:469] Starting kube subnet manager\n',
+    'E1125 09:59:00.000001       1 main.go:359] Error registering network: failed to acquire lease: node "node-0000" pod cidr not assigned\n',
+  )
+  return s
+}
