@@ -364,3 +364,115 @@ export interface LogLine {
   /** `main.go:330` (klog) or the syslog program (`kubelet[123]`), when shown. */
   origin?: string
 }
+
+/** One container of a flannel pod (`status.containerStatuses` / `initContainerStatuses`, joined with the spec). */
+export interface KubeContainerStatus {
+  name: string
+  /** An init container (`install-cni-plugin`, `install-cni`). */
+  init: boolean
+  image?: string
+  ready: boolean
+  restarts: number
+  /** `running`, `waiting`, `terminated`, or `unknown` when the status has none of them. */
+  state: 'running' | 'waiting' | 'terminated' | 'unknown'
+  /** `state.waiting.reason` (`CrashLoopBackOff`, `ImagePullBackOff`, `PodInitializing`, ...). */
+  waitingReason?: string
+  waitingMessage?: string
+  /** `lastState.terminated` (the previous run), or `state.terminated` for a container that is down now. */
+  lastTerminated?: {exitCode?: number; reason?: string; message?: string; finishedAt?: string}
+}
+
+/** A pod of the flannel DaemonSet. */
+export interface KubePod {
+  name: string
+  namespace?: string
+  /** `spec.nodeName`. */
+  node?: string
+  /** `status.phase`: `Running`, `Pending`, `Failed`, `Succeeded`, `Unknown`. */
+  phase?: string
+  /** The `Ready` condition is `True` (else every main container ready). */
+  ready: boolean
+  /** Sum of the restart counts of all containers. */
+  restarts: number
+  containers: KubeContainerStatus[]
+  /** A one-line rendering (`kube-flannel-ds-abcde node-3 Running 0/1 CrashLoopBackOff restarts=7`), for evidence. */
+  raw: string
+}
+
+/** The flannel DaemonSet with its pods (`kubectl -n kube-flannel get ds,pods -l app=flannel -o json`). */
+export interface FlannelDaemonSet {
+  /** Absent when the evidence had pods only. */
+  namespace?: string
+  name?: string
+  /** `status.desiredNumberScheduled`, `numberReady`, `numberAvailable`, `updatedNumberScheduled`; counted from the pods when the DaemonSet object is absent. */
+  desired: number
+  ready: number
+  available: number
+  updated: number
+  /** True when the counts were derived from the pods (no DaemonSet object, or one without status). */
+  countsFromPods?: boolean
+  pods: KubePod[]
+  /** Images of the pod template (init containers first). */
+  images: string[]
+  /** Command and args of the main flanneld container of the template (`/opt/bin/flanneld --ip-masq --kube-subnet-mgr`). */
+  args: string[]
+  /** `spec.template.spec.serviceAccountName`. */
+  serviceAccount?: string
+  /** A one-line rendering of the DaemonSet status (`daemonset kube-flannel/kube-flannel-ds desired=3 ready=2 ...`). */
+  raw?: string
+}
+
+/** One RBAC rule (`rules[]` of a ClusterRole/Role). */
+export interface RbacRule {
+  apiGroups: string[]
+  resources: string[]
+  verbs: string[]
+  resourceNames: string[]
+  nonResourceURLs: string[]
+}
+
+export interface RbacRole {
+  kind: 'ClusterRole' | 'Role'
+  name: string
+  namespace?: string
+  rules: RbacRule[]
+  /** True when the role has an `aggregationRule` (its rules are filled in by the controller). */
+  aggregated?: boolean
+}
+
+export interface RbacSubject {
+  kind: string
+  name: string
+  namespace?: string
+}
+
+export interface RbacBinding {
+  kind: 'ClusterRoleBinding' | 'RoleBinding'
+  name: string
+  namespace?: string
+  roleRef: {kind: string; name: string}
+  subjects: RbacSubject[]
+}
+
+/** A SubjectAccessReview (`kubectl create -f sar.yaml -o json`) with its answer. */
+export interface AccessReview {
+  user?: string
+  verb: string
+  resource: string
+  subresource?: string
+  group: string
+  namespace?: string
+  name?: string
+  allowed: boolean
+  denied?: boolean
+  reason?: string
+  /** `can-i VERB RESOURCE[/SUB] as USER: yes|no (reason)`, for evidence. */
+  raw: string
+}
+
+/** RBAC objects around the flannel ServiceAccount (kubernetes/rbac.json). */
+export interface FlannelRbac {
+  roles: RbacRole[]
+  bindings: RbacBinding[]
+  reviews: AccessReview[]
+}

@@ -15,6 +15,8 @@ import {check as kubePodcidrOverlap} from './kube/podcidr-overlap.js'
 import {check as kubeNetworkOverlapsHost} from './kube/network-overlaps-host.js'
 import {check as kubePublicIpUnique} from './kube/public-ip-unique.js'
 import {check as kubeFlannelAnnotations} from './kube/flannel-annotations.js'
+import {check as kubeRbac} from './kube/rbac.js'
+import {check as kubeDaemonsetReady} from './kube/daemonset-ready.js'
 import {check as nodeSubnetEnv} from './node/subnet-env.js'
 import {check as nodeMtu} from './node/mtu.js'
 import {check as nodeForwardPolicy} from './node/forward-policy.js'
@@ -44,6 +46,8 @@ export const CHECKS: readonly CheckDef[] = [
   kubeNetworkOverlapsHost,
   kubePublicIpUnique,
   kubeFlannelAnnotations,
+  kubeRbac,
+  kubeDaemonsetReady,
   nodeSubnetEnv,
   nodeMtu,
   nodeForwardPolicy,

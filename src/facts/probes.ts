@@ -28,6 +28,8 @@ export type ProbeId =
   | 'lsmod'
   | 'nodes'
   | 'logs'
+  | 'daemonset'
+  | 'rbac'
 
 /** What a live capture needs to know (flags of the command line). */
 export interface LiveContext {
@@ -247,6 +249,30 @@ export const PROBES: readonly ProbeDef[] = [
     bundle: ['logs/*.log', 'kubernetes/events.txt'],
     live: {kind: 'files', paths: (c) => c.logFiles ?? []},
     pasteHint: 'kubectl -n kube-flannel logs POD > logs/flannel.log (add --previous for a crashed pod)',
+  },
+  {
+    id: 'daemonset',
+    title: 'flannel DaemonSet and pods',
+    bundle: ['kubernetes/daemonset.json', 'kubernetes/daemonset.yaml', 'kubernetes/daemonset.yml'],
+    live: {
+      kind: 'none',
+      why: 'the DaemonSet is read from the Kubernetes API, which flannelctl does not query yet',
+      hint: 'kubectl -n kube-flannel get ds,pods -l app=flannel -o json > kubernetes/daemonset.json, then doctor --bundle',
+    },
+    pasteHint:
+      'kubectl -n kube-flannel get ds,pods -l app=flannel -o json > kubernetes/daemonset.json (namespace kube-system for flannel ≤ v0.18)',
+  },
+  {
+    id: 'rbac',
+    title: 'flannel RBAC',
+    bundle: ['kubernetes/rbac.json', 'kubernetes/rbac.yaml', 'kubernetes/rbac.yml'],
+    live: {
+      kind: 'none',
+      why: 'RBAC is read from the Kubernetes API, which flannelctl does not query yet',
+      hint: 'kubectl get clusterrole/flannel clusterrolebinding/flannel -o json > kubernetes/rbac.json, then doctor --bundle',
+    },
+    pasteHint:
+      'kubectl get clusterrole/flannel clusterrolebinding/flannel -o json > kubernetes/rbac.json (add SubjectAccessReview answers to the List if you have them)',
   },
 ]
 

@@ -13,6 +13,7 @@ import {parseIpNeigh} from '../parse/ip-neigh.js'
 import {parseIpRoute} from '../parse/ip-route.js'
 import {parseIptables} from '../parse/iptables.js'
 import {parseNodes, parsePodCidrs} from '../parse/kube.js'
+import {parseDaemonSet, parseRbac} from '../parse/kube-objects.js'
 import {parseLog} from '../parse/logs.js'
 import {parseModules} from '../parse/lsmod.js'
 import {netConfFromFile} from '../parse/netconf-source.js'
@@ -136,6 +137,8 @@ const FACTS: {[K in FactKey]: FactDef<K>} = {
     probes: ['logs'],
     build: (r) => parsed(r['logs'], (_t, x) => (x.files ?? []).map((f) => parseLog(f.name, f.text))),
   },
+  daemonset: one('daemonset', parseDaemonSet),
+  rbac: one('rbac', parseRbac),
 }
 
 /** The probes a set of facts needs. */

@@ -3,6 +3,8 @@ import type {
   CniConfigFile,
   EthtoolFeatures,
   FdbEntry,
+  FlannelDaemonSet,
+  FlannelRbac,
   IptablesRuleset,
   KernelInfo,
   KubeNode,
@@ -62,6 +64,8 @@ export interface FactTypes {
   modules: Set<string>
   nodes: KubeNode[]
   logs: LogFile[]
+  daemonset: FlannelDaemonSet
+  rbac: FlannelRbac
 }
 
 export type FactKey = keyof FactTypes
