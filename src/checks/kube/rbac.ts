@@ -184,7 +184,8 @@ function addRuleFix(role: string | undefined, missing: readonly Need[], sa: Sa):
   }
   for (const n of missing)
     out.push(
-      `kubectl auth can-i ${n.verb} ${resOf(n)} --as=${saUser(sa)}${n.namespaced ? ` -n ${sa.namespace}` : ''}`,
+      // kubectl reads `nodes/status` as TYPE/NAME (a node named "status"): ask about the subresource.
+      `kubectl auth can-i ${n.verb} ${n.resource}${n.subresource ? ` --subresource=${n.subresource}` : ''} --as=${saUser(sa)}${n.namespaced ? ` -n ${sa.namespace}` : ''}`,
     )
   out.push(
     `# or re-apply the manifest, which grants all of them (Documentation/k8s-old-manifests/kube-flannel-rbac.yml no longer exists):`,

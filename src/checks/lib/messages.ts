@@ -420,7 +420,21 @@ export const MESSAGES: readonly MessageEntry[] = [
       'flanneld could not find or patch its node for 30 s (node not in the informer cache, or PATCH nodes/status denied).',
     fix: (c) => [
       `kubectl get node ${c[0] ?? 'NODE'}`,
-      'kubectl auth can-i patch nodes/status --as=system:serviceaccount:kube-flannel:flannel',
+      'kubectl auth can-i patch nodes --subresource=status --as=system:serviceaccount:kube-flannel:flannel',
+    ],
+  }),
+  e({
+    id: 'get-node-backend-data',
+    message: 'Failed to get node for backend data: %v',
+    pattern: goFormat('Failed to get node for backend data: %v'),
+    level: 'error',
+    check: 'kube.rbac',
+    source: 'flanneld',
+    cause:
+      'flanneld could not GET its own node to reuse the VtepMAC stored in backend-data (RBAC without `get nodes`, as manifests before v0.20 granted only list/watch, or the API unreachable).',
+    fix: [
+      'kubectl auth can-i get nodes --as=system:serviceaccount:kube-flannel:flannel',
+      'kubectl apply -f https://github.com/flannel-io/flannel/releases/latest/download/kube-flannel.yml',
     ],
   }),
   e({

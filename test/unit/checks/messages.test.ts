@@ -195,3 +195,11 @@ test('healthy messages are recognised at info level; unrelated text is not expla
   )
   assert.deepEqual(explain(fx('logs/flannel-1125-podcidr.log').split('\n').slice(0, 8).join('\n')), [])
 })
+
+test('flannel cannot GET its node for the stored VtepMAC → kube.rbac', () => {
+  const [x] = explain(
+    'E1125 10:00:00.000000       1 vxlan.go:144] Failed to get node for backend data: nodes "node-1" is forbidden: User "system:serviceaccount:kube-flannel:flannel" cannot get resource "nodes"',
+  )
+  assert.equal(x?.entry.check, 'kube.rbac')
+  assert.equal(x?.entry.level, 'error')
+})

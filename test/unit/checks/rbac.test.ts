@@ -69,7 +69,7 @@ describe('kube.rbac from the bound roles', () => {
     )
     assert.ok(
       f[0]?.fix?.includes(
-        'kubectl auth can-i patch nodes/status --as=system:serviceaccount:kube-flannel:flannel',
+        'kubectl auth can-i patch nodes --subresource=status --as=system:serviceaccount:kube-flannel:flannel',
       ),
     )
     assert.ok(f[0]?.fix?.some((l) => l.includes('releases/latest/download/kube-flannel.yml')))
