@@ -22,6 +22,8 @@ Exit codes: 0 healthy; 1 a finding at or above --fail-on; 2 usage error (bad fla
     '<%= config.bin %> doctor --netns flt-lab-node1 --net-conf net-conf.json --nodes-file nodes.json',
     '<%= config.bin %> doctor --bundle ./b --only node --fail-on warning --junit report.xml',
     '<%= config.bin %> doctor --bundle ./b --json > report.json',
+    '<%= config.bin %> doctor --kubeconfig ~/.kube/config --context prod --node-name worker-1',
+    '<%= config.bin %> doctor --kube --only kube',
   ]
   static override enableJsonFlag = true
   static override flags = {
@@ -58,6 +60,15 @@ Exit codes: 0 healthy; 1 a finding at or above --fail-on; 2 usage error (bad fla
     }),
     junit: Flags.string({summary: 'Also write a JUnit XML report to this file'}),
     verbose: Flags.boolean({char: 'v', summary: 'Show passing findings and their evidence too'}),
+    kube: Flags.boolean({
+      summary:
+        'Read the cluster evidence (nodes, ConfigMap, DaemonSet, RBAC, pod logs) from the Kubernetes API (KUBECONFIG, ~/.kube/config or in-cluster)',
+    }),
+    kubeconfig: Flags.string({summary: 'Kubeconfig file for the Kubernetes API (implies --kube)'}),
+    context: Flags.string({summary: 'Kubeconfig context to use (implies --kube)'}),
+    namespace: Flags.string({
+      summary: "flannel's namespace (implies --kube; default: kube-flannel, else kube-system)",
+    }),
     timeout: Flags.integer({
       summary: 'Time limit for each live probe, in milliseconds',
       default: 5000,
@@ -105,6 +116,41 @@ Exit codes: 0 healthy; 1 a finding at or above --fail-on; 2 usage error (bad fla
         if (flags.log) o.logFiles = flags.log
         const {execaRunner} = await import('../host/runner.js')
         source = liveSource(execaRunner(flags.timeout), nodeFs, o)
+      }
+      const useKube =
+        flags.kube ||
+        flags.kubeconfig !== undefined ||
+        flags.context !== undefined ||
+        flags.namespace !== undefined
+      if (useKube) {
+        const [{kubeClientFromConfig}, {KubeError}, {combinedSource, kubeSource}, {hostname}] =
+          await Promise.all([
+            import('../k8s/adapter.js'),
+            import('../k8s/client.js'),
+            import('../facts/kube-source.js'),
+            import('node:os'),
+          ])
+        let client
+        try {
+          const co: {kubeconfig?: string; context?: string; timeoutMs: number} = {
+            timeoutMs: Math.max(flags.timeout, 10_000),
+          }
+          if (flags.kubeconfig !== undefined) co.kubeconfig = flags.kubeconfig
+          if (flags.context !== undefined) co.context = flags.context
+          client = kubeClientFromConfig(co)
+        } catch (e) {
+          if (e instanceof KubeError) throw new SelectionError(e.message)
+          throw e
+        }
+        const nodeName =
+          flags['node-name'] ??
+          process.env['NODE_NAME'] ??
+          (await source.host()).nodeName ??
+          (flags.bundle === undefined ? hostname() : undefined)
+        const ko: {namespace?: string; nodeName?: string} = {}
+        if (flags.namespace !== undefined) ko.namespace = flags.namespace
+        if (nodeName !== undefined) ko.nodeName = nodeName
+        source = combinedSource(source, kubeSource(client, ko))
       }
       report = await runDoctor(source, {checks, failOn, version: VERSION})
     } catch (e) {

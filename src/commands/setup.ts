@@ -2,6 +2,7 @@ import {hostname} from 'node:os'
 
 import {Command, Flags} from '@oclif/core'
 
+import type {NodeSource} from '../setup/node-source.js'
 import type {SetupResult} from '../setup/setup.js'
 
 export default class Setup extends Command {
@@ -16,6 +17,7 @@ Exit codes: 0 done (or nothing to do); 1 the re-plan was not empty or a command 
     '<%= config.bin %> setup --net-conf kube-flannel.yml --nodes-file nodes.json --node-name worker-1 --dry-run',
     '<%= config.bin %> setup --net-conf net-conf.json --nodes-file nodes.json --netns flt-lab-node1 --node-name node-1',
     '<%= config.bin %> setup --net-conf net-conf.json --nodes-file nodes.yaml --iface eth1 --json',
+    '<%= config.bin %> setup --net-conf net-conf.json --kubeconfig /etc/kubernetes/admin.conf --node-name worker-1 --dry-run',
   ]
   static override enableJsonFlag = true
   static override flags = {
@@ -26,8 +28,13 @@ Exit codes: 0 done (or nothing to do); 1 the re-plan was not empty or a command 
     'nodes-file': Flags.string({
       summary:
         '`kubectl get nodes -o json|yaml` file: peers are read from it and this node is published to it',
-      required: true,
     }),
+    kube: Flags.boolean({
+      summary:
+        'Read the nodes from the Kubernetes API and publish this node to it (KUBECONFIG, ~/.kube/config or in-cluster)',
+    }),
+    kubeconfig: Flags.string({summary: 'Kubeconfig file for the Kubernetes API (implies --kube)'}),
+    context: Flags.string({summary: 'Kubeconfig context to use (implies --kube)'}),
     'node-name': Flags.string({
       summary: "This node's name in the nodes file (default: NODE_NAME, else the hostname)",
     }),
@@ -75,10 +82,38 @@ Exit codes: 0 done (or nothing to do); 1 the re-plan was not empty or a command 
       import('../host/state.js'),
     ])
     const nodeName = flags['node-name'] ?? process.env['NODE_NAME'] ?? hostname()
+    const useKube = flags.kube || flags.kubeconfig !== undefined || flags.context !== undefined
+    if (useKube === (flags['nodes-file'] !== undefined))
+      this.error(
+        useKube
+          ? '--nodes-file and --kube/--kubeconfig/--context exclude each other: give one node source'
+          : 'where are the nodes? give --nodes-file FILE (kubectl get nodes -o json) or --kubeconfig FILE / --kube (the Kubernetes API)',
+        {exit: 2},
+      )
+    let nodes: NodeSource
+    if (useKube) {
+      const [{kubeClientFromConfig}, {KubeError}, {kubeNodeSource}] = await Promise.all([
+        import('../k8s/adapter.js'),
+        import('../k8s/client.js'),
+        import('../k8s/node-source.js'),
+      ])
+      try {
+        const co: {kubeconfig?: string; context?: string} = {}
+        if (flags.kubeconfig !== undefined) co.kubeconfig = flags.kubeconfig
+        if (flags.context !== undefined) co.context = flags.context
+        nodes = kubeNodeSource(
+          kubeClientFromConfig(co),
+          `the Kubernetes API (${flags.kubeconfig ?? 'default kubeconfig'}${flags.context ? `, context ${flags.context}` : ''})`,
+        )
+      } catch (e) {
+        if (e instanceof KubeError) this.error(e.message, {exit: 2})
+        throw e
+      }
+    } else nodes = fileNodeSource(flags['nodes-file'] as string)
     const opts: Parameters<typeof runSetup>[0] = {
       netConfPath: flags['net-conf'],
       nodeName,
-      nodes: fileNodeSource(flags['nodes-file']),
+      nodes,
       subnetEnvPath: flags['subnet-env'],
       stateDir: flags['state-dir'],
       ipMasq: flags['ip-masq'],
@@ -105,7 +140,8 @@ Exit codes: 0 done (or nothing to do); 1 the re-plan was not empty or a command 
           `${e.message}\nWhat was created so far is in the journal; run setup again to converge, or teardown to remove it.`,
           {exit: 1},
         )
-      if (e instanceof Error && e.name === 'NodesFileError') this.error(e.message, {exit: 2})
+      if (e instanceof Error && (e.name === 'NodesFileError' || e.name === 'KubeNodeSourceError'))
+        this.error(e.message, {exit: 2})
       throw e
     }
     process.exitCode = result.replan.length > 0 ? 1 : 0

@@ -256,7 +256,7 @@ export const PROBES: readonly ProbeDef[] = [
     bundle: ['kubernetes/daemonset.json', 'kubernetes/daemonset.yaml', 'kubernetes/daemonset.yml'],
     live: {
       kind: 'none',
-      why: 'the DaemonSet is read from the Kubernetes API, which flannelctl does not query yet',
+      why: 'the DaemonSet comes from the Kubernetes API: pass --kube or --kubeconfig',
       hint: 'kubectl -n kube-flannel get ds,pods -l app=flannel -o json > kubernetes/daemonset.json, then doctor --bundle',
     },
     pasteHint:
@@ -268,7 +268,7 @@ export const PROBES: readonly ProbeDef[] = [
     bundle: ['kubernetes/rbac.json', 'kubernetes/rbac.yaml', 'kubernetes/rbac.yml'],
     live: {
       kind: 'none',
-      why: 'RBAC is read from the Kubernetes API, which flannelctl does not query yet',
+      why: 'RBAC comes from the Kubernetes API: pass --kube or --kubeconfig',
       hint: 'kubectl get clusterrole/flannel clusterrolebinding/flannel -o json > kubernetes/rbac.json, then doctor --bundle',
     },
     pasteHint:
