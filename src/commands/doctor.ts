@@ -4,12 +4,7 @@ import type {DoctorReport, FailOn} from '../engine/doctor.js'
 import type {EvidenceSource, LiveOptions} from '../facts/sources.js'
 import type {OutputFormat} from '../report/render.js'
 import {VERSION} from '../version.js'
-
-const list = (v: string[] | undefined): string[] =>
-  (v ?? [])
-    .flatMap((x) => x.split(','))
-    .map((x) => x.trim())
-    .filter(Boolean)
+import {checkFlags, idList} from './check-flags.js'
 
 export default class Doctor extends Command {
   static override summary = 'Check a flannel node and its cluster, live or from a support bundle'
@@ -27,6 +22,7 @@ Exit codes: 0 healthy; 1 a finding at or above --fail-on; 2 usage error (bad fla
   ]
   static override enableJsonFlag = true
   static override flags = {
+    ...checkFlags,
     bundle: Flags.string({
       char: 'b',
       summary: 'Read evidence from a bundle folder or .tar.gz instead of this host',
@@ -42,16 +38,6 @@ Exit codes: 0 healthy; 1 a finding at or above --fail-on; 2 usage error (bad fla
     }),
     'cni-dir': Flags.string({summary: 'CNI configuration folder (default /etc/cni/net.d)'}),
     log: Flags.string({summary: 'A flannel/kubelet log file to scan (repeatable)', multiple: true}),
-    only: Flags.string({
-      summary: 'Run only these checks or areas (comma-separated or repeated)',
-      multiple: true,
-    }),
-    skip: Flags.string({summary: 'Skip these checks or areas', multiple: true}),
-    'fail-on': Flags.string({
-      summary: 'Lowest level that makes the exit code 1',
-      options: ['error', 'warning'],
-      default: 'error',
-    }),
     output: Flags.string({
       char: 'o',
       summary: 'Output format',
@@ -68,11 +54,6 @@ Exit codes: 0 healthy; 1 a finding at or above --fail-on; 2 usage error (bad fla
     context: Flags.string({summary: 'Kubeconfig context to use (implies --kube)'}),
     namespace: Flags.string({
       summary: "flannel's namespace (implies --kube; default: kube-flannel, else kube-system)",
-    }),
-    timeout: Flags.integer({
-      summary: 'Time limit for each live probe, in milliseconds',
-      default: 5000,
-      min: 100,
     }),
   }
 
@@ -101,7 +82,7 @@ Exit codes: 0 healthy; 1 a finding at or above --fail-on; 2 usage error (bad fla
     let report: DoctorReport
     let source: EvidenceSource | undefined
     try {
-      const checks = selectChecks(CHECKS, list(flags.only), list(flags.skip))
+      const checks = selectChecks(CHECKS, idList(flags.only), idList(flags.skip))
       if (flags.bundle !== undefined) {
         if (flags.netns) throw new SelectionError('--bundle and --netns exclude each other')
         source = bundleSource(flags.bundle, await readBundle(flags.bundle))

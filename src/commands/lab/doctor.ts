@@ -3,12 +3,7 @@ import {Command, Flags} from '@oclif/core'
 import type {FailOn} from '../../engine/doctor.js'
 import type {LabDoctorResult} from '../../lab/lab.js'
 import {labFlags, progress} from './common.js'
-
-const list = (v: string[] | undefined): string[] =>
-  (v ?? [])
-    .flatMap((x) => x.split(','))
-    .map((x) => x.trim())
-    .filter(Boolean)
+import {checkFlags, idList} from '../check-flags.js'
 
 export default class LabDoctor extends Command {
   static override summary = 'Run flannelctl doctor inside every lab node and aggregate the results'
@@ -23,23 +18,9 @@ Exit codes: 0 every node clean; 1 a finding at or above --fail-on on some node; 
   ]
   static override enableJsonFlag = true
   static override flags = {
+    ...checkFlags,
     ...labFlags,
-    only: Flags.string({
-      summary: 'Run only these checks or areas (comma-separated or repeated)',
-      multiple: true,
-    }),
-    skip: Flags.string({summary: 'Skip these checks or areas', multiple: true}),
-    'fail-on': Flags.string({
-      summary: 'Lowest level that makes the exit code 1',
-      options: ['error', 'warning'],
-      default: 'error',
-    }),
     verbose: Flags.boolean({char: 'v', summary: "Show every node's report with evidence and fixes"}),
-    timeout: Flags.integer({
-      summary: 'Time limit for each live probe, in milliseconds',
-      default: 5000,
-      min: 100,
-    }),
   }
 
   async run(): Promise<LabDoctorResult> {
@@ -65,8 +46,8 @@ Exit codes: 0 every node clean; 1 a finding at or above --fail-on on some node; 
         {
           name: flags.name,
           stateRoot: flags['state-dir'],
-          only: list(flags.only),
-          skip: list(flags.skip),
+          only: idList(flags.only),
+          skip: idList(flags.skip),
           failOn: flags['fail-on'] as FailOn,
           timeoutMs: flags.timeout,
         },
