@@ -6,7 +6,10 @@
  * `flannel` needs get pods, get/list/watch nodes and patch nodes/status (flannel-facts §7.2, §7.3). k3s and
  * RKE2 run flannel inside their own agent: no DaemonSet, no ConfigMap, but the node annotations are the same.
  * Every KubeError becomes the capture's failure with one line (a forbidden call names the verb and resource
- * the user lacks, confirmed with a SelfSubjectAccessReview); never a stack.
+ * the user lacks, confirmed with a SelfSubjectAccessReview); never a stack. The `rbac` capture holds the
+ * SubjectAccessReviews of the flannel ServiceAccount and the bindings naming it with the ClusterRoles they
+ * bind; when the reviews are forbidden to the user, the objects alone (kube.rbac evaluates their rules), and
+ * when both are, a permission failure naming both verbs.
  */
 import {KubeError, type AccessAttributes, type KubeClient, type KubeObject} from '../k8s/client.js'
 import type {ProbeId} from './probes.js'
@@ -44,6 +47,21 @@ const NEEDS: readonly AccessAttributes[] = [
   {verb: 'watch', resource: 'nodes'},
   {verb: 'patch', resource: 'nodes', subresource: 'status'},
 ]
+
+const SAR: AccessAttributes = {
+  verb: 'create',
+  resource: 'subjectaccessreviews',
+  group: 'authorization.k8s.io',
+}
+const RBAC_GROUP = 'rbac.authorization.k8s.io'
+const RBAC_V1 = `${RBAC_GROUP}/v1`
+const RBAC_LISTS = {
+  clusterroles: {verb: 'list', resource: 'clusterroles', group: RBAC_GROUP},
+  clusterrolebindings: {verb: 'list', resource: 'clusterrolebindings', group: RBAC_GROUP},
+  rolebindings: {verb: 'list', resource: 'rolebindings', group: RBAC_GROUP},
+} as const satisfies Record<string, AccessAttributes>
+const rbacObjectsSource = (ns: string): string =>
+  `kubectl get clusterroles,clusterrolebindings -o json; kubectl -n ${ns} get rolebindings -o json (API)`
 
 const resName = (a: AccessAttributes): string =>
   `${a.resource ?? ''}${a.group ? '.' + a.group : ''}${a.subresource ? '/' + a.subresource : ''}`
@@ -280,15 +298,11 @@ export function kubeSource(client: KubeClient, opts: KubeSourceOptions = {}): Ev
     return {ok: true, text: listJson(items), source}
   }
 
-  async function captureRbac(): Promise<RawCapture> {
-    const d = await detect()
-    const spec = d.ds?.['spec'] as {template?: {spec?: {serviceAccountName?: string}}} | undefined
-    const sa = spec?.template?.spec?.serviceAccountName ?? 'flannel'
-    const user = `system:serviceaccount:${d.namespace}:${sa}`
-    const source = `SubjectAccessReviews for ${user} (API)`
+  /** SubjectAccessReviews of the flannel ServiceAccount for NEEDS; a Fail when a review cannot be made. */
+  async function reviewsOf(user: string, ns: string): Promise<KubeObject[] | Fail> {
     const reviews: KubeObject[] = []
     for (const need of NEEDS) {
-      const a: AccessAttributes = need.resource === 'pods' ? {...need, namespace: d.namespace} : need
+      const a: AccessAttributes = need.resource === 'pods' ? {...need, namespace: ns} : need
       try {
         const r = await client.subjectAccessReview(user, a)
         const ra: Record<string, string> = {verb: a.verb, group: '', resource: a.resource ?? ''}
@@ -301,15 +315,101 @@ export function kubeSource(client: KubeClient, opts: KubeSourceOptions = {}): Ev
           status: r,
         })
       } catch (e) {
-        return kubeFailure(
-          client,
-          e,
-          {verb: 'create', resource: 'subjectaccessreviews', group: 'authorization.k8s.io'},
-          source,
-        )
+        return kubeFailure(client, e, SAR, `SubjectAccessReviews for ${user} (API)`)
       }
     }
-    return {ok: true, text: listJson(reviews), source}
+    return reviews
+  }
+
+  /**
+   * The ClusterRoleBindings and the flannel namespace's RoleBindings that name the ServiceAccount, and
+   * the ClusterRoles they bind. When none names it, every binding read is kept: the evidence that none does.
+   */
+  async function objectsOf(
+    sa: string,
+    ns: string,
+  ): Promise<KubeObject[] | {fail: Fail; attrs: AccessAttributes}> {
+    const source = rbacObjectsSource(ns)
+    const step = async (attrs: AccessAttributes, f: () => Promise<KubeObject[]>) => {
+      try {
+        return await f()
+      } catch (e) {
+        return {fail: await kubeFailure(client, e, attrs, source), attrs}
+      }
+    }
+    const crb = await step(RBAC_LISTS.clusterrolebindings, () => client.listClusterRoleBindings())
+    if (!Array.isArray(crb)) return crb
+    const rb = await step({...RBAC_LISTS.rolebindings, namespace: ns}, () => client.listRoleBindings(ns))
+    if (!Array.isArray(rb)) return rb
+    const cr = await step(RBAC_LISTS.clusterroles, () => client.listClusterRoles())
+    if (!Array.isArray(cr)) return cr
+    const user = `system:serviceaccount:${ns}:${sa}`
+    const groups = ['system:serviceaccounts', `system:serviceaccounts:${ns}`, 'system:authenticated']
+    const names = (b: KubeObject): boolean => {
+      const subjects = Array.isArray(b['subjects']) ? (b['subjects'] as unknown[]) : []
+      return subjects.some((x) => {
+        if (typeof x !== 'object' || x === null) return false
+        const s = x as {kind?: unknown; name?: unknown; namespace?: unknown}
+        if (s.kind === 'ServiceAccount') return s.name === sa && (s.namespace ?? b.metadata?.namespace) === ns
+        if (s.kind === 'User') return s.name === user
+        return s.kind === 'Group' && typeof s.name === 'string' && groups.includes(s.name)
+      })
+    }
+    const tag =
+      (kind: string) =>
+      (o: KubeObject): KubeObject => ({apiVersion: RBAC_V1, kind, ...o})
+    const allBindings = [...crb.map(tag('ClusterRoleBinding')), ...rb.map(tag('RoleBinding'))]
+    const bound = allBindings.filter(names)
+    const refs = new Set(
+      bound
+        .map((b) => b['roleRef'] as {kind?: unknown; name?: unknown} | undefined)
+        .filter((r) => r?.kind === 'ClusterRole' && typeof r.name === 'string')
+        .map((r) => r?.name as string),
+    )
+    const roles = cr.filter((r) => refs.has(r.metadata?.name ?? '')).map(tag('ClusterRole'))
+    return bound.length > 0 ? [...bound, ...roles] : allBindings
+  }
+
+  async function captureRbac(): Promise<RawCapture> {
+    const d = await detect()
+    const spec = d.ds?.['spec'] as {template?: {spec?: {serviceAccountName?: string}}} | undefined
+    const sa = spec?.template?.spec?.serviceAccountName ?? 'flannel'
+    const user = `system:serviceaccount:${d.namespace}:${sa}`
+    const reviews = await reviewsOf(user, d.namespace)
+    // Anything but a forbidden review (API down, timeout): the objects would fail alike.
+    if (!Array.isArray(reviews) && reviews.state !== 'permission') return reviews
+    const objects = await objectsOf(sa, d.namespace)
+    const objSource = rbacObjectsSource(d.namespace)
+    if (Array.isArray(reviews)) {
+      // The reviews decide; the objects (when readable) name the bindings and rules behind them.
+      if (!Array.isArray(objects) || objects.length === 0)
+        return {ok: true, text: listJson(reviews), source: `SubjectAccessReviews for ${user} (API)`}
+      return {
+        ok: true,
+        text: listJson([...reviews, ...objects]),
+        source: `SubjectAccessReviews for ${user} and ${objSource}`,
+      }
+    }
+    if (Array.isArray(objects)) {
+      if (objects.length > 0) return {ok: true, text: listJson(objects), source: objSource}
+      return {
+        ok: false,
+        state: 'absent',
+        reason: `no ClusterRoleBinding, and no RoleBinding in ${d.namespace}, exists to show what ${user} may do (SubjectAccessReviews are forbidden to you)`,
+        hint: `kubectl create clusterrolebinding flannel --clusterrole=flannel --serviceaccount=${d.namespace}:${sa}`,
+        source: objSource,
+      }
+    }
+    if (objects.fail.state !== 'permission') return objects.fail
+    const what = (a: AccessAttributes): string =>
+      `${a.verb} ${resName(a)}${a.namespace ? ` in namespace ${a.namespace}` : ''}`
+    return {
+      ok: false,
+      state: 'permission',
+      reason: `your credentials may neither ${what(SAR)} nor ${what(objects.attrs)}, so what ${user} may do cannot be read: ${canIHint(SAR)}; ${canIHint(objects.attrs)}`,
+      hint: `${canIHint(objects.attrs)}   # either permission is enough; ask the cluster admin, or use another --context`,
+      source: `SubjectAccessReviews and RBAC objects for ${user} (API)`,
+    }
   }
 
   async function captureLogs(): Promise<RawCapture> {

@@ -12,6 +12,7 @@ import {
   CoreV1Api,
   KubeConfig,
   Observable,
+  RbacAuthorizationV1Api,
   VersionApi,
   type ConfigurationOptions,
   type ObservableMiddleware,
@@ -30,6 +31,7 @@ import {
   type KubeNodeObject,
   type KubeObject,
   type KubePodObject,
+  type KubeRbacObject,
   type ListNodesOptions,
   type PodLogOptions,
   type ServerVersion,
@@ -170,11 +172,13 @@ export function kubeClientFromConfig(opts: KubeClientConfigOptions = {}): KubeCl
   const kc = loadConfig(opts)
   const server = kc.getCurrentCluster()?.server ?? '(no server)'
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS
-  let core: CoreV1Api, apps: AppsV1Api, authz: AuthorizationV1Api, version: VersionApi
+  let core: CoreV1Api, apps: AppsV1Api, authz: AuthorizationV1Api, rbac: RbacAuthorizationV1Api
+  let version: VersionApi
   try {
     core = kc.makeApiClient(CoreV1Api)
     apps = kc.makeApiClient(AppsV1Api)
     authz = kc.makeApiClient(AuthorizationV1Api)
+    rbac = kc.makeApiClient(RbacAuthorizationV1Api)
     version = kc.makeApiClient(VersionApi)
   } catch (e) {
     throw new KubeError('other', `cannot use ${opts.kubeconfig ?? 'the default kubeconfig'}: ${errorText(e)}`)
@@ -291,6 +295,20 @@ export function kubeClientFromConfig(opts: KubeClientConfigOptions = {}): KubeCl
       if (lo.previous !== undefined) req.previous = lo.previous
       if (lo.tailLines !== undefined) req.tailLines = lo.tailLines
       return call(`the log of pod ${namespace}/${pod}`, (o) => core.readNamespacedPodLog(req, o))
+    },
+    async listClusterRoles() {
+      const v = await json('the clusterrole list', (o) => rbac.listClusterRole({}, o))
+      return items(v, 'clusterrole') as KubeRbacObject[]
+    },
+    async listClusterRoleBindings() {
+      const v = await json('the clusterrolebinding list', (o) => rbac.listClusterRoleBinding({}, o))
+      return items(v, 'clusterrolebinding') as KubeRbacObject[]
+    },
+    async listRoleBindings(namespace) {
+      const v = await json(`the rolebinding list of ${namespace}`, (o) =>
+        rbac.listNamespacedRoleBinding({namespace}, o),
+      )
+      return items(v, 'rolebinding') as KubeRbacObject[]
     },
     async selfSubjectAccessReview(attrs) {
       const body = {

@@ -28,6 +28,8 @@ export type KubeNodeObject = KubeObject
 export type KubeConfigMapObject = KubeObject & {data?: Record<string, string>}
 export type KubeDaemonSetObject = KubeObject
 export type KubePodObject = KubeObject
+/** rbac.authorization.k8s.io/v1 objects, as list items (no kind/apiVersion, as the API sends them). */
+export type KubeRbacObject = KubeObject
 
 /** `ResourceAttributes` / `NonResourceAttributes` of an access review (authorization.k8s.io/v1). */
 export interface AccessAttributes {
@@ -82,6 +84,12 @@ export interface KubeClient {
   getDaemonSet(namespace: string, name: string): Promise<KubeDaemonSetObject>
   listPods(namespace: string, labelSelector: string): Promise<KubePodObject[]>
   readPodLog(namespace: string, pod: string, opts?: PodLogOptions): Promise<string>
+  /** All ClusterRoles (`GET /apis/rbac.authorization.k8s.io/v1/clusterroles`). */
+  listClusterRoles(): Promise<KubeRbacObject[]>
+  /** All ClusterRoleBindings. */
+  listClusterRoleBindings(): Promise<KubeRbacObject[]>
+  /** The RoleBindings of one namespace. */
+  listRoleBindings(namespace: string): Promise<KubeRbacObject[]>
   selfSubjectAccessReview(attrs: AccessAttributes): Promise<AccessReviewResult>
   subjectAccessReview(user: string, attrs: AccessAttributes): Promise<AccessReviewResult>
   serverVersion(): Promise<ServerVersion>

@@ -39,6 +39,12 @@ export interface ClusterRoleBinding {
   roleRef: {kind: 'ClusterRole'; name: string}
   subjects: Subject[]
 }
+/** A RoleBinding grants its role's rules in its own namespace only (roleRef a ClusterRole here). */
+export interface RoleBinding {
+  metadata: {name: string; namespace: string}
+  roleRef: {kind: 'ClusterRole' | 'Role'; name: string}
+  subjects: Subject[]
+}
 export interface UserInfo {
   username: string
   groups: string[]
@@ -149,6 +155,8 @@ export class KubeStore {
   logs = new Map<string, {current: string; previous?: string}>()
   clusterRoles = new Map<string, ClusterRole>()
   clusterRoleBindings = new Map<string, ClusterRoleBinding>()
+  /** Keyed `namespace/name`. */
+  roleBindings = new Map<string, RoleBinding>()
   /** Bearer token → user. */
   tokens = new Map<string, UserInfo>()
   version = {
@@ -215,6 +223,9 @@ export class KubeStore {
   addClusterRoleBinding(b: ClusterRoleBinding): void {
     this.clusterRoleBindings.set(b.metadata.name, clone(b))
   }
+  addRoleBinding(b: RoleBinding): void {
+    this.roleBindings.set(`${b.metadata.namespace}/${b.metadata.name}`, clone(b))
+  }
   addToken(token: string, username: string, groups: string[] = []): void {
     this.tokens.set(token, {username, groups: groupsOf(username, groups)})
   }
@@ -222,15 +233,16 @@ export class KubeStore {
   /** RBAC evaluation as the API server's authorizer does it (system:masters may do anything). */
   authorize(user: UserInfo, a: AccessAttributes): AccessReviewResult {
     if (user.groups.includes('system:masters')) return {allowed: true}
-    for (const b of this.clusterRoleBindings.values()) {
-      const bound = b.subjects.some((s) =>
+    const binds = (subjects: Subject[], bindingNs?: string): boolean =>
+      subjects.some((s) =>
         s.kind === 'User'
           ? s.name === user.username
           : s.kind === 'Group'
             ? user.groups.includes(s.name)
-            : user.username === `system:serviceaccount:${s.namespace ?? ''}:${s.name}`,
+            : user.username === `system:serviceaccount:${s.namespace ?? bindingNs ?? ''}:${s.name}`,
       )
-      if (!bound) continue
+    for (const b of this.clusterRoleBindings.values()) {
+      if (!binds(b.subjects)) continue
       const role = this.clusterRoles.get(b.roleRef.name)
       if (role?.rules.some((r) => ruleAllows(r, a)))
         return {
@@ -238,7 +250,33 @@ export class KubeStore {
           reason: `RBAC: allowed by ClusterRoleBinding "${b.metadata.name}" of ClusterRole "${role.metadata.name}" to User "${user.username}"`,
         }
     }
+    // RoleBindings grant in their namespace only (Roles are not held: only ClusterRole references count).
+    if (a.namespace !== undefined && a.nonResourceURL === undefined)
+      for (const b of this.roleBindings.values()) {
+        if (b.metadata.namespace !== a.namespace || b.roleRef.kind !== 'ClusterRole') continue
+        if (!binds(b.subjects, b.metadata.namespace)) continue
+        const role = this.clusterRoles.get(b.roleRef.name)
+        if (role?.rules.some((r) => ruleAllows(r, a)))
+          return {
+            allowed: true,
+            reason: `RBAC: allowed by RoleBinding "${b.metadata.name}/${b.metadata.namespace}" of ClusterRole "${role.metadata.name}" to User "${user.username}"`,
+          }
+      }
     return {allowed: false}
+  }
+
+  /** The RBAC objects as list items (name order; RoleBindings of one namespace). */
+  rbacList(resource: 'clusterroles' | 'clusterrolebindings' | 'rolebindings', ns?: string): KubeObject[] {
+    const map: Map<string, object> =
+      resource === 'clusterroles'
+        ? this.clusterRoles
+        : resource === 'clusterrolebindings'
+          ? this.clusterRoleBindings
+          : this.roleBindings
+    return [...map.entries()]
+      .filter(([k]) => ns === undefined || k.startsWith(ns + '/'))
+      .sort(([x], [y]) => (x < y ? -1 : 1))
+      .map(([, o]) => clone(o) as KubeObject)
   }
 
   /** Strategic-merge / JSON merge patch of a node (maps merge, null removes). */
@@ -469,6 +507,13 @@ const GROUPS: Record<string, {version: string; resources: Obj[]}> = {
         singularName: 'clusterrolebinding',
         namespaced: false,
         kind: 'ClusterRoleBinding',
+        verbs: ['get', 'list'],
+      },
+      {
+        name: 'rolebindings',
+        singularName: 'rolebinding',
+        namespaced: true,
+        kind: 'RoleBinding',
         verbs: ['get', 'list'],
       },
     ],
@@ -704,6 +749,25 @@ export async function startApiServer(
       const o = map.get(`${ns}/${name}`)
       if (o === undefined) throw new HttpFail(notFound(resource, name, group))
       return {apiVersion, kind, ...o}
+    }
+
+    // RBAC objects
+    mm =
+      /^\/apis\/rbac\.authorization\.k8s\.io\/v1\/(?:namespaces\/([^/]+)\/(rolebindings)|(clusterroles|clusterrolebindings))$/.exec(
+        p,
+      )
+    if (m === 'GET' && mm) {
+      const group = 'rbac.authorization.k8s.io'
+      const ns = mm[1] !== undefined ? decodeURIComponent(mm[1]) : undefined
+      const resource = (mm[2] ?? mm[3]) as 'clusterroles' | 'clusterrolebindings' | 'rolebindings'
+      need(user, {verb: 'list', resource, group, ...(ns !== undefined ? {namespace: ns} : {})})
+      const kind =
+        resource === 'clusterroles'
+          ? 'ClusterRoleList'
+          : resource === 'clusterrolebindings'
+            ? 'ClusterRoleBindingList'
+            : 'RoleBindingList'
+      return list(kind, `${group}/v1`, store.rbacList(resource, ns))
     }
 
     // access reviews

@@ -32,6 +32,8 @@ export interface FakeKubeClient extends KubeClient {
   calls: string[]
 }
 
+const RBAC_GROUP = 'rbac.authorization.k8s.io'
+
 const fail = (s: KubeStatus): KubeError =>
   new KubeError(
     s.code === 401
@@ -149,6 +151,23 @@ export function fakeKubeClient(store: KubeStore, opts: FakeKubeOptions = {}): Fa
       const lines = text.endsWith('\n') ? text.slice(0, -1).split('\n') : text.split('\n')
       const kept = lo.tailLines === 0 ? [] : lines.slice(-lo.tailLines)
       return kept.length === 0 ? '' : kept.join('\n') + (text.endsWith('\n') ? '\n' : '')
+    },
+    async listClusterRoles() {
+      enter('listClusterRoles', {verb: 'list', resource: 'clusterroles', group: RBAC_GROUP})
+      return store.rbacList('clusterroles')
+    },
+    async listClusterRoleBindings() {
+      enter('listClusterRoleBindings', {verb: 'list', resource: 'clusterrolebindings', group: RBAC_GROUP})
+      return store.rbacList('clusterrolebindings')
+    },
+    async listRoleBindings(ns) {
+      enter(`listRoleBindings ${ns}`, {
+        verb: 'list',
+        resource: 'rolebindings',
+        group: RBAC_GROUP,
+        namespace: ns,
+      })
+      return store.rbacList('rolebindings', ns)
     },
     async selfSubjectAccessReview(attrs) {
       enter('selfSubjectAccessReview', undefined)

@@ -174,6 +174,48 @@ describe('kubeClientFromConfig against the HTTPS test API server', {skip}, () =>
     assert.equal(e.kind, 'forbidden')
   })
 
+  it("lists ClusterRoles, ClusterRoleBindings and one namespace's RoleBindings; 403 without list", async () => {
+    const roles = await admin.listClusterRoles()
+    assert.deepEqual(
+      roles.map((r) => r.metadata?.name),
+      ['flannel'],
+    )
+    assert.deepEqual((roles[0]?.['rules'] as unknown[])[2], {
+      apiGroups: [''],
+      resources: ['nodes/status'],
+      verbs: ['patch'],
+    })
+    const crb = await admin.listClusterRoleBindings()
+    assert.deepEqual(crb[0]?.['subjects'], [
+      {kind: 'ServiceAccount', name: 'flannel', namespace: 'kube-flannel'},
+    ])
+    assert.deepEqual(
+      (await admin.listRoleBindings('kube-system')).map(
+        (b) => `${b.metadata?.namespace}/${b.metadata?.name}`,
+      ),
+      ['kube-system/monitoring-view'],
+    )
+    assert.deepEqual(await admin.listRoleBindings('kube-flannel'), [])
+    const paths = srv.requests.slice(-4).map((r) => r.path)
+    assert.deepEqual(paths, [
+      '/apis/rbac.authorization.k8s.io/v1/clusterroles',
+      '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings',
+      '/apis/rbac.authorization.k8s.io/v1/namespaces/kube-system/rolebindings',
+      '/apis/rbac.authorization.k8s.io/v1/namespaces/kube-flannel/rolebindings',
+    ])
+    const e = await rejects(flannel.listClusterRoles())
+    assert.equal(e.kind, 'forbidden')
+    assert.equal(
+      e.message,
+      'clusterroles.rbac.authorization.k8s.io is forbidden: User "system:serviceaccount:kube-flannel:flannel" cannot list resource "clusterroles" in API group "rbac.authorization.k8s.io" at the cluster scope (Forbidden, 403)',
+    )
+    const rb = await rejects(flannel.listRoleBindings('kube-flannel'))
+    assert.match(
+      rb.message,
+      /cannot list resource "rolebindings" .* in the namespace "kube-flannel" \(Forbidden, 403\)$/,
+    )
+  })
+
   it('maps a closed port to unreachable', async () => {
     const port = await new Promise<number>((resolve) => {
       const s: Server = createServer()

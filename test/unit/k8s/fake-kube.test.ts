@@ -56,6 +56,10 @@ describe('fakeKubeClient agrees with the adapter over HTTPS', {skip}, () => {
       (c) => c.selfSubjectAccessReview({verb: 'patch', resource: 'nodes', subresource: 'status'}),
     ],
     ['SAR list pods', (c) => c.subjectAccessReview(FLANNEL_SA, {verb: 'list', resource: 'pods'})],
+    ['listClusterRoles', (c) => c.listClusterRoles()],
+    ['listClusterRoleBindings', (c) => c.listClusterRoleBindings()],
+    ['listRoleBindings kube-system', (c) => c.listRoleBindings('kube-system')],
+    ['listRoleBindings kube-flannel', (c) => c.listRoleBindings('kube-flannel')],
     ['patch missing node', (c) => c.patchNodeStatusAnnotations('ghost', {a: 'b'})],
     [
       'patch node',

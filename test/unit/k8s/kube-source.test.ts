@@ -226,3 +226,136 @@ describe('kubeSource over the fake client', () => {
     assert.equal((await src.host()).origin, 'bundle n + kubernetes API')
   })
 })
+
+describe('kubeSource rbac: access reviews and the RBAC objects naming the flannel ServiceAccount', () => {
+  const RBAC = 'rbac.authorization.k8s.io'
+  /** A user who may read flannel's DaemonSet/pods and, with `rbacRead`, list the RBAC objects — no SARs. */
+  function auditorStore(rbacRead: boolean): KubeStore {
+    const s = seedStore(2)
+    s.addClusterRole({
+      metadata: {name: 'auditor'},
+      rules: [
+        {apiGroups: ['apps'], resources: ['daemonsets'], verbs: ['get']},
+        {apiGroups: [''], resources: ['pods'], verbs: ['list']},
+        ...(rbacRead
+          ? [
+              {
+                apiGroups: [RBAC],
+                resources: ['clusterroles', 'clusterrolebindings', 'rolebindings'],
+                verbs: ['list'],
+              },
+            ]
+          : []),
+      ],
+    })
+    s.addClusterRoleBinding({
+      metadata: {name: 'auditor'},
+      roleRef: {kind: 'ClusterRole', name: 'auditor'},
+      subjects: [{kind: 'User', name: 'auditor'}],
+    })
+    return s
+  }
+  const run = (src: ReturnType<typeof kubeSource>) =>
+    runDoctor(combinedSource(nodeSide(), src), {checks: kubeChecks, failOn: 'error', version: 'test'})
+
+  it('admin: the reviews, then the bindings naming the SA and the ClusterRoles they bind', async () => {
+    const client = fakeKubeClient(seedStore(2))
+    const c = await kubeSource(client).capture('rbac')
+    const rbac = parseRbac(okText(c))
+    assert.equal(rbac.reviews.length, 5)
+    assert.deepEqual(
+      rbac.bindings.map((b) => `${b.kind} ${b.name} → ${b.roleRef.name}`),
+      ['ClusterRoleBinding flannel → flannel'],
+    )
+    assert.deepEqual(
+      rbac.roles.map((r) => `${r.kind} ${r.name} ${r.rules.length}`),
+      ['ClusterRole flannel 3'],
+    )
+    assert.ok(
+      c.ok &&
+        c.source.startsWith(
+          'SubjectAccessReviews for system:serviceaccount:kube-flannel:flannel and kubectl get clusterroles',
+        ),
+    )
+    assert.ok(client.calls.includes('listRoleBindings kube-flannel'))
+  })
+
+  it('reviews forbidden: falls back to the objects, and kube.rbac names the missing rule of the bound role', async () => {
+    const s = auditorStore(true)
+    // The flannel ClusterRole lost its nodes/status rule; get pods comes from a RoleBinding in kube-flannel.
+    s.addClusterRole({
+      metadata: {name: 'flannel'},
+      rules: [{apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch']}],
+    })
+    s.addClusterRole({
+      metadata: {name: 'pod-reader'},
+      rules: [{apiGroups: [''], resources: ['pods'], verbs: ['get']}],
+    })
+    s.addRoleBinding({
+      metadata: {name: 'flannel-pods', namespace: 'kube-flannel'},
+      roleRef: {kind: 'ClusterRole', name: 'pod-reader'},
+      subjects: [{kind: 'ServiceAccount', name: 'flannel'}],
+    })
+    const client = fakeKubeClient(s, {user: 'auditor'})
+    const src = kubeSource(client)
+    const c = await src.capture('rbac')
+    const rbac = parseRbac(okText(c))
+    assert.equal(rbac.reviews.length, 0)
+    assert.deepEqual(
+      rbac.bindings.map((b) => `${b.kind} ${b.namespace ?? ''}/${b.name}`),
+      ['ClusterRoleBinding /flannel', 'RoleBinding kube-flannel/flannel-pods'],
+    )
+    assert.deepEqual(
+      rbac.roles.map((r) => r.name),
+      ['flannel', 'pod-reader'],
+    )
+    assert.ok(client.calls.includes('subjectAccessReview system:serviceaccount:kube-flannel:flannel'))
+    const r = result(await run(src), 'kube.rbac')
+    assert.equal(r.status, 'error', JSON.stringify(r.findings))
+    const f = r.findings[0]
+    assert.equal(f?.subject, 'patch nodes/status')
+    assert.match(
+      f?.message ?? '',
+      /^No rule of the roles bound to the flannel ServiceAccount kube-flannel\/flannel \(ClusterRole flannel, ClusterRole pod-reader\) grants patch nodes\/status/,
+    )
+    assert.match(
+      f?.fix?.[0] ?? '',
+      /^kubectl patch clusterrole flannel --type=json -p '.*"resources":\["nodes\/status"\],"verbs":\["patch"\]/,
+    )
+  })
+
+  it('reviews forbidden and no binding names the SA: every binding read is the evidence; kube.rbac fails', async () => {
+    const s = auditorStore(true)
+    s.clusterRoleBindings.delete('flannel')
+    const src = kubeSource(fakeKubeClient(s, {user: 'auditor'}))
+    const rbac = parseRbac(okText(await src.capture('rbac')))
+    assert.deepEqual(
+      rbac.bindings.map((b) => b.name),
+      // All ClusterRoleBindings; RoleBindings of kube-flannel only (monitoring-view is in kube-system).
+      ['auditor'],
+    )
+    const r = result(await run(src), 'kube.rbac')
+    assert.equal(r.status, 'error')
+    assert.match(
+      r.findings[0]?.message ?? '',
+      /^No ClusterRoleBinding or RoleBinding in .* names the flannel ServiceAccount kube-flannel\/flannel/,
+    )
+  })
+
+  it('reviews and objects both forbidden: permission naming both verbs; kube.rbac unknown', async () => {
+    const src = kubeSource(fakeKubeClient(auditorStore(false), {user: 'auditor'}))
+    const c = failed(await src.capture('rbac'))
+    assert.equal(c.state, 'permission')
+    assert.equal(
+      c.reason,
+      'your credentials may neither create subjectaccessreviews.authorization.k8s.io nor list clusterrolebindings.rbac.authorization.k8s.io, so what system:serviceaccount:kube-flannel:flannel may do cannot be read: kubectl auth can-i create subjectaccessreviews.authorization.k8s.io; kubectl auth can-i list clusterrolebindings.rbac.authorization.k8s.io',
+    )
+    const r = result(await run(src), 'kube.rbac')
+    assert.equal(r.status, 'unknown')
+    assert.match(r.findings[0]?.message ?? '', /create subjectaccessreviews.* list clusterrolebindings/)
+    assert.match(
+      r.findings[0]?.hint ?? '',
+      /^kubectl auth can-i list clusterrolebindings\.rbac\.authorization\.k8s\.io /,
+    )
+  })
+})

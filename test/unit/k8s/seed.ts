@@ -28,6 +28,12 @@ export function seedStore(nodes: number): KubeStore {
     roleRef: {kind: 'ClusterRole', name: 'flannel'},
     subjects: [{kind: 'ServiceAccount', name: 'flannel', namespace: 'kube-flannel'}],
   })
+  // A RoleBinding elsewhere: listed per namespace, and no grant to flannel.
+  s.addRoleBinding({
+    metadata: {name: 'monitoring-view', namespace: 'kube-system'},
+    roleRef: {kind: 'ClusterRole', name: 'view'},
+    subjects: [{kind: 'ServiceAccount', name: 'prometheus', namespace: 'monitoring'}],
+  })
   for (let i = 0; i < nodes; i++) {
     const octet = i % 250
     const third = Math.floor(i / 250)
