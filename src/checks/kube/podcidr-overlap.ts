@@ -6,7 +6,7 @@
  * unreachable from pods and from the other nodes (the route to the podCIDR wins over the LAN route).
  * The controller's range allocator never does this; hand-patched nodes and changed `--cluster-cidr` do.
  */
-import {cidrContainsIP, cidrsOverlap, formatCidr, parseCidr, type Cidr} from '../../lib/ip.js'
+import {cidrsOverlap, formatCidr, maskOf, parseCidr, parseIP, type Cidr} from '../../lib/ip.js'
 import type {KubeNode} from '../../model.js'
 import {defineCheck, type Finding} from '../types.js'
 import {ev, fail, ok, unavailable} from '../lib/result.js'
@@ -57,8 +57,8 @@ export const check = defineCheck({
       return cover ? widen(cover, family === 4 ? 16 : 56) : undefined
     }
 
-    for (let i = 0; i < members.length; i++) {
-      for (let j = i + 1; j < members.length; j++) {
+    for (const [i, j] of overlappingPairs(members)) {
+      {
         const a = members[i] as Member
         const b = members[j] as Member
         if (a.node === b.node || !cidrsOverlap(a.cidr, b.cidr)) continue
@@ -95,10 +95,12 @@ export const check = defineCheck({
 
     const withAddrs = nodes.filter((n) => !n.partial)
     const partial = nodes.filter((n) => n.partial).map((n) => n.name)
-    for (const m of members) {
-      for (const holder of withAddrs) {
-        for (const ip of nodeIPs(holder)) {
-          if (!cidrContainsIP(m.cidr, ip.ip)) continue
+    for (const [mi, hi, ii] of addressesInside(members, withAddrs)) {
+      const m = members[mi] as Member
+      const holder = withAddrs[hi] as KubeNode
+      const ip = nodeIPs(holder)[ii] as ReturnType<typeof nodeIPs>[number]
+      {
+        {
           const whose = holder === m.node ? 'its own' : `node ${holder.name}'s`
           out.push(
             fail(
@@ -133,3 +135,61 @@ export const check = defineCheck({
     return out
   },
 })
+
+/**
+ * Index pairs (i < j) of members whose CIDRs overlap, in the order a nested loop would find them —
+ * by sorting and sweeping, so 10,000 nodes cost N log N, not N².
+ */
+function overlappingPairs(members: readonly Member[]): [number, number][] {
+  const bits = (f: number) => (f === 4 ? 32n : 128n)
+  const spans = members
+    .map((m, i) => ({
+      i,
+      f: m.cidr.family,
+      lo: m.cidr.base,
+      hi: m.cidr.base + (1n << (bits(m.cidr.family) - BigInt(m.cidr.prefix))) - 1n,
+    }))
+    .sort((a, b) => a.f - b.f || (a.lo < b.lo ? -1 : a.lo > b.lo ? 1 : 0))
+  const pairs: [number, number][] = []
+  for (let x = 0; x < spans.length; x++) {
+    const a = spans[x] as (typeof spans)[number]
+    for (let y = x + 1; y < spans.length; y++) {
+      const b = spans[y] as (typeof spans)[number]
+      if (b.f !== a.f || b.lo > a.hi) break
+      pairs.push(a.i < b.i ? [a.i, b.i] : [b.i, a.i])
+    }
+  }
+  return pairs.sort((p, q) => p[0] - q[0] || p[1] - q[1])
+}
+
+/** (member, holder, address) index triples where a podCIDR contains a node address, in nested-loop order. */
+function addressesInside(
+  members: readonly Member[],
+  holders: readonly KubeNode[],
+): [number, number, number][] {
+  const byLen = new Map<string, Map<bigint, number[]>>()
+  members.forEach((m, i) => {
+    const key = `${m.cidr.family}/${m.cidr.prefix}`
+    const map = byLen.get(key) ?? new Map<bigint, number[]>()
+    map.set(m.cidr.base, [...(map.get(m.cidr.base) ?? []), i])
+    byLen.set(key, map)
+  })
+  const lens = [...byLen.keys()].map((k) => ({
+    k,
+    family: Number(k.split('/')[0]) as 4 | 6,
+    prefix: Number(k.split('/')[1]),
+  }))
+  const out: [number, number, number][] = []
+  holders.forEach((h, hi) =>
+    nodeIPs(h).forEach((ip, ii) => {
+      const p = parseIP(ip.ip)
+      if (!p) return
+      for (const l of lens) {
+        if (l.family !== p.family) continue
+        for (const mi of byLen.get(l.k)?.get(p.addr & maskOf(l.family, l.prefix)) ?? [])
+          out.push([mi, hi, ii])
+      }
+    }),
+  )
+  return out.sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2])
+}

@@ -666,3 +666,43 @@ describe('kube.flannel-annotations', () => {
     assert.equal(one(fs, 'ok').status, 'ok')
   })
 })
+
+test('kube.podcidr-overlap finds exactly the overlapping pairs and the addresses inside podCIDRs, at scale', () => {
+  // A deterministic mix of /22, /23 and /24 podCIDRs with collisions, and node addresses some of which
+  // fall inside podCIDRs; the sweep must agree with the brute-force answer.
+  let seed = 7
+  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n)
+  const nodes: KubeNode[] = []
+  for (let i = 0; i < 300; i++) {
+    const prefix = 22 + rnd(3)
+    const c = parseCidr(`10.${rnd(4)}.${rnd(256)}.0/${prefix}`) as Cidr
+    nodes.push(
+      node(`n${i}`, {
+        podCIDR: formatCidr(c),
+        internal: rnd(10) === 0 ? `10.${rnd(4)}.${rnd(256)}.9` : `192.168.${i >> 8}.${i & 255}`,
+      }),
+    )
+  }
+  let pairs = 0
+  let inside = 0
+  const cidrs = nodes.map((n) => parseCidr(n.podCIDR as string) as Cidr)
+  for (let i = 0; i < nodes.length; i++)
+    for (let j = i + 1; j < nodes.length; j++) {
+      const a = cidrs[i] as Cidr
+      const b = cidrs[j] as Cidr
+      const p = Math.min(a.prefix, b.prefix)
+      const m = ((1n << BigInt(p)) - 1n) << BigInt(32 - p)
+      if ((a.base & m) === (b.base & m)) pairs++
+    }
+  for (const c of cidrs)
+    for (const n of nodes)
+      for (const ad of n.addresses.filter((x) => x.type === 'InternalIP')) {
+        const ip = parseCidr(ad.address) as Cidr
+        const m = ((1n << BigInt(c.prefix)) - 1n) << BigInt(32 - c.prefix)
+        if ((ip.base & m) === c.base) inside++
+      }
+  assert.ok(pairs > 10 && inside > 0, `the data has overlaps (${pairs}) and addresses inside (${inside})`)
+  const errors = only(run(overlap, {nodes}), 'error')
+  assert.equal(errors.filter((f) => /overlaps|both have/.test(f.message)).length, pairs)
+  assert.equal(errors.filter((f) => /contains/.test(f.message)).length, inside)
+})
