@@ -37,6 +37,8 @@ const child = spawn(
     '--import',
     'tsx',
     '--test',
+    // No single test may hang a CI run: ten minutes is far above the slowest (the crash trials).
+    '--test-timeout=600000',
     '--test-reporter=spec',
     '--test-reporter-destination=stdout',
     '--test-reporter=tap',
