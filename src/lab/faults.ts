@@ -250,6 +250,18 @@ async function flannelNeverRan(ctx: FaultContext, n: LabNode, dropPodCidr: boole
 // ---------------------------------------------------------------------------------------------------
 // the catalogue
 
+/** A fault that loads one `inet` nftables table (a host firewall) into the node; heal deletes that table. */
+function nftTableFault(table: string, script: string): Pick<Fault, 'apply' | 'heal'> {
+  return {
+    apply: async (ctx) => {
+      await inNs(ctx, ctx.node.ns, ['nft', '-f', '-'], script)
+    },
+    heal: async (ctx) => {
+      await tryInNs(ctx, ctx.node.ns, ['nft', 'delete', 'table', 'inet', table])
+    },
+  }
+}
+
 export const FAULTS: readonly Fault[] = [
   {
     name: 'forward-drop',
@@ -272,17 +284,10 @@ export const FAULTS: readonly Fault[] = [
     expect: ['node.forward-policy'],
     backends: ALL,
     dataPath: true,
-    apply: async (ctx) => {
-      await inNs(
-        ctx,
-        ctx.node.ns,
-        ['nft', '-f', '-'],
-        'table inet filter {\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy drop;\n\t}\n}\n',
-      )
-    },
-    heal: async (ctx) => {
-      await tryInNs(ctx, ctx.node.ns, ['nft', 'delete', 'table', 'inet', 'filter'])
-    },
+    ...nftTableFault(
+      'filter',
+      'table inet filter {\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy drop;\n\t}\n}\n',
+    ),
   },
   {
     name: 'forward-reject-before-flannel',
@@ -330,17 +335,10 @@ export const FAULTS: readonly Fault[] = [
     expect: ['node.overlay-port'],
     backends: VXLAN,
     dataPath: true,
-    apply: async (ctx) => {
-      await inNs(
-        ctx,
-        ctx.node.ns,
-        ['nft', '-f', '-'],
-        'table inet fw {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\tudp dport 8472 drop\n\t}\n}\n',
-      )
-    },
-    heal: async (ctx) => {
-      await tryInNs(ctx, ctx.node.ns, ['nft', 'delete', 'table', 'inet', 'fw'])
-    },
+    ...nftTableFault(
+      'fw',
+      'table inet fw {\n\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n\t\tudp dport 8472 drop\n\t}\n}\n',
+    ),
   },
   {
     name: 'mtu-veth',

@@ -13,6 +13,7 @@ import {c as tarCreate} from 'tar'
 import type {DoctorReport} from '../../src/engine/doctor.js'
 import {VERSION} from '../../src/version.js'
 import {cli} from '../support/cli.js'
+import {CONTRACT_CHECK_IDS} from '../support/contract.js'
 import {assertValidReport} from '../support/schema.js'
 
 const BUNDLES = new URL('../fixtures/bundles/', import.meta.url).pathname
@@ -219,36 +220,7 @@ test('explain: log text to causes, each naming its check id', async () => {
 test('checks lists the catalogue with the contract ids', async () => {
   const r = await cli(['checks', '--json'])
   const ids = (JSON.parse(r.stdout) as {id: string}[]).map((x) => x.id)
-  for (const id of [
-    'netconf.present',
-    'netconf.json-syntax',
-    'netconf.schema',
-    'netconf.unknown-keys',
-    'netconf.platform',
-    'cni.config',
-    'kube.podcidr-assigned',
-    'kube.podcidr-in-network',
-    'kube.podcidr-overlap',
-    'kube.network-overlaps-host',
-    'kube.public-ip-unique',
-    'kube.flannel-annotations',
-    'node.subnet-env',
-    'node.mtu',
-    'node.forward-policy',
-    'node.overlay-port',
-    'node.iptables-backends',
-    'node.masquerade',
-    'node.vxlan-device',
-    'node.peers',
-    'node.cni0',
-    'node.xfrm',
-    'node.sysctl',
-    'node.checksum-offload',
-    'node.interface',
-    'node.conflicting-interfaces',
-    'logs.known-errors',
-  ])
-    assert.ok(ids.includes(id), id)
+  for (const id of CONTRACT_CHECK_IDS) assert.ok(ids.includes(id), id)
 })
 
 test('doctor --help documents the exit codes and shows examples', async () => {

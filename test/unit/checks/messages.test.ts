@@ -3,6 +3,7 @@ import {readFileSync} from 'node:fs'
 import {test} from 'node:test'
 
 import {MESSAGES, entryFix, explain, goFormat, matchMessage} from '../../../src/checks/lib/messages.js'
+import {CONTRACT_CHECK_IDS} from '../../support/contract.js'
 
 const OUT = new URL('../../fixtures/outputs/', import.meta.url)
 const fx = (path: string): string => readFileSync(new URL(path, OUT), 'utf8')
@@ -10,37 +11,7 @@ const ids = (text: string): string[] =>
   explain(text).map((x) => `${x.line} ${x.entry.id} ${x.entry.check} ${JSON.stringify(x.captures)}`)
 
 // Every check id a catalogue entry may point to (spec/checks.md).
-const CHECK_IDS = new Set([
-  'netconf.present',
-  'netconf.json-syntax',
-  'netconf.schema',
-  'netconf.unknown-keys',
-  'netconf.platform',
-  'cni.config',
-  'kube.podcidr-assigned',
-  'kube.podcidr-in-network',
-  'kube.podcidr-overlap',
-  'kube.network-overlaps-host',
-  'kube.public-ip-unique',
-  'kube.flannel-annotations',
-  'kube.rbac',
-  'kube.daemonset-ready',
-  'node.subnet-env',
-  'node.mtu',
-  'node.forward-policy',
-  'node.overlay-port',
-  'node.iptables-backends',
-  'node.masquerade',
-  'node.vxlan-device',
-  'node.peers',
-  'node.cni0',
-  'node.xfrm',
-  'node.sysctl',
-  'node.checksum-offload',
-  'node.interface',
-  'node.conflicting-interfaces',
-  'logs.known-errors',
-])
+const CHECK_IDS = new Set(CONTRACT_CHECK_IDS)
 
 test('catalogue: unique ids, known check ids, a cause for each, fixes for every non-info entry', () => {
   assert.equal(new Set(MESSAGES.map((m) => m.id)).size, MESSAGES.length)
