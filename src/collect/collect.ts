@@ -7,6 +7,8 @@ import {createHash} from 'node:crypto'
 
 import {PROBES, type ProbeId} from '../facts/probes.js'
 import type {BundleManifest, EvidenceSource, RawCapture} from '../facts/sources.js'
+import {nodeFolder, type FleetManifestNode, type FleetPlan} from '../engine/fleet.js'
+import {mapLimit} from '../lib/concurrency.js'
 import {redactXfrmKeys} from '../parse/xfrm.js'
 import {VERSION} from '../version.js'
 
@@ -19,7 +21,23 @@ export function redactPsk(text: string): string {
   )
 }
 
+const digest = (v: string): string => `sha256:${createHash('sha256').update(v).digest('hex')}`
+
+/**
+ * Credentials a log line can carry (an Authorization header, a `token:` field, a kubeconfig's
+ * client-key-data) replaced by digests: a log is evidence, a credential in it is not.
+ */
+export function redactTokens(text: string): string {
+  return text
+    .replace(/(\bBearer\s+)([A-Za-z0-9._~+/=-]{8,})/g, (_m, a: string, v: string) => a + digest(v))
+    .replace(
+      /(\b(?:token|client-key-data|client-certificate-data|password)["']?\s*[:=]\s*["']?)([A-Za-z0-9._~+/=-]{8,})/gi,
+      (_m, a: string, v: string) => (v.startsWith('sha256:') ? a + v : a + digest(v)),
+    )
+}
+
 const REDACT: Partial<Record<ProbeId, (t: string) => string>> = {
+  logs: redactTokens,
   'net-conf': redactPsk,
   'net-conf-k3s': redactPsk,
   'flannel-cfg': redactPsk,
@@ -87,6 +105,74 @@ export async function captureBundle(
     if (id === 'uname') manifest.uname = cap.text.trim()
     probes[id] = {outcome: 'ok', path: cap.source}
   }
+  files.set('manifest.json', JSON.stringify(manifest, null, 2) + '\n')
+  return {files, manifest}
+}
+
+/** The probes answered by the API once for the whole cluster (a multi-node bundle keeps them at the top). */
+export const CLUSTER_ONCE: readonly ProbeId[] = ['nodes', 'flannel-cfg', 'daemonset', 'rbac']
+
+export interface FleetCollectOptions {
+  concurrency?: number
+  nodeTimeoutMs?: number
+  maxLogLines?: number
+  now?: Date
+  progress?: (done: number, total: number, node: string) => void
+}
+
+/**
+ * `collect --all-nodes|--nodes|--sample`: the cluster's files once at the top, and a folder per node
+ * (nodes/NAME/) holding what a single-node bundle holds, each with its own manifest. The top manifest
+ * lists the nodes and how each was reached, so `doctor --bundle` reports them as the live run did.
+ */
+export async function captureFleetBundle(plan: FleetPlan, o: FleetCollectOptions = {}): Promise<BundleFiles> {
+  const now = o.now ?? new Date()
+  const clusterPart = await captureBundle(plan.cluster, {probes: CLUSTER_ONCE, now})
+  const files = new Map<string, string>()
+  for (const [k, v] of clusterPart.files) if (k !== 'manifest.json') files.set(k, v)
+  const nodeProbes = PROBES.map((p) => p.id).filter((id) => id !== 'manifest' && !CLUSTER_ONCE.includes(id))
+  const entries: FleetManifestNode[] = []
+  const total = plan.targets.length
+  let done = 0
+  const timeout = o.nodeTimeoutMs ?? 120_000
+  const parts = await mapLimit(plan.targets, o.concurrency ?? 10, async (t) => {
+    const entry: FleetManifestNode = {name: t.node, access: t.access}
+    if (t.pod !== undefined) entry.pod = t.pod
+    if (t.note !== undefined) entry.note = t.note
+    if (t.chosen !== undefined) entry.chosen = t.chosen
+    const opts: {probes: readonly ProbeId[]; now: Date; maxLogLines?: number} = {probes: nodeProbes, now}
+    if (o.maxLogLines !== undefined) opts.maxLogLines = o.maxLogLines
+    let timer: NodeJS.Timeout | undefined
+    const part = await Promise.race([
+      captureBundle(t.source, opts),
+      new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), timeout)
+      }),
+    ]).finally(() => clearTimeout(timer))
+    done++
+    o.progress?.(done, total, t.node)
+    if (part !== 'timeout') return {entry, part}
+    entry.access = 'timeout'
+    entry.note = `node ${t.node} did not answer within ${Math.round(timeout / 1000)} s`
+    return {entry, part: undefined}
+  })
+  for (const {entry, part} of parts) {
+    entries.push(entry)
+    if (part === undefined) continue
+    const dir = nodeFolder(entry.name)
+    for (const [k, v] of part.files) files.set(dir + k, v)
+  }
+  const manifest: BundleManifest & Record<string, unknown> = {
+    format: 1,
+    tool: `flannelctl ${VERSION}`,
+    time: now.toISOString(),
+    collectedBy: `${plan.origin}${typeof process.getuid === 'function' ? ` uid ${process.getuid()}` : ''}`,
+    clusterNodes: plan.clusterNodes,
+    notes: plan.notes,
+    nodes: entries,
+  }
+  if (plan.namespace !== undefined) manifest['namespace'] = plan.namespace
+  if (clusterPart.manifest.probes !== undefined) manifest.probes = clusterPart.manifest.probes
   files.set('manifest.json', JSON.stringify(manifest, null, 2) + '\n')
   return {files, manifest}
 }

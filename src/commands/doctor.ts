@@ -1,14 +1,20 @@
-import {Command, Flags} from '@oclif/core'
+import {Command, Flags, type Interfaces} from '@oclif/core'
+
+import type {CheckDef} from '../checks/types.js'
 
 import type {DoctorReport, FailOn} from '../engine/doctor.js'
+import type {FleetReport} from '../engine/fleet.js'
 import type {EvidenceSource, LiveOptions} from '../facts/sources.js'
 import type {OutputFormat} from '../report/render.js'
 import {VERSION} from '../version.js'
 import {checkFlags, idList} from './check-flags.js'
+import {connect, fleetFlags, fleetSelection, kubeFlags, UsageError, wantsFleet} from './kube-flags.js'
 
 export default class Doctor extends Command {
   static override summary = 'Check a flannel node and its cluster, live or from a support bundle'
   static override description = `Collects the evidence once (live on this host, inside --netns, or from --bundle), runs every check of the catalogue (flannelctl checks) over it, and reports each failure with its evidence and a fix.
+
+With --all-nodes, --nodes or --sample, the node probes run inside each chosen node's kube-flannel pod through the exec API (the pod has hostNetwork and NET_ADMIN, so it sees the node's links, routes, FDB and rules), the cluster evidence is read once, and one table shows nodes × findings. Needs get/list on nodes and pods and create on pods/exec in flannel's namespace; without exec only the API-level checks run.
 
 Exit codes: 0 healthy; 1 a finding at or above --fail-on; 2 usage error (bad flag, unreadable bundle); 3 incomplete (nothing failed, but some evidence could not be looked at, e.g. not root).`
   static override examples = [
@@ -19,6 +25,9 @@ Exit codes: 0 healthy; 1 a finding at or above --fail-on; 2 usage error (bad fla
     '<%= config.bin %> doctor --bundle ./b --json > report.json',
     '<%= config.bin %> doctor --kubeconfig ~/.kube/config --context prod --node-name worker-1',
     '<%= config.bin %> doctor --kube --only kube',
+    '<%= config.bin %> doctor --all-nodes',
+    '<%= config.bin %> doctor --nodes worker-1,worker-2 --only node',
+    '<%= config.bin %> doctor --sample 10 --concurrency 5 --json > cluster.json',
   ]
   static override enableJsonFlag = true
   static override flags = {
@@ -46,18 +55,11 @@ Exit codes: 0 healthy; 1 a finding at or above --fail-on; 2 usage error (bad fla
     }),
     junit: Flags.string({summary: 'Also write a JUnit XML report to this file'}),
     verbose: Flags.boolean({char: 'v', summary: 'Show passing findings and their evidence too'}),
-    kube: Flags.boolean({
-      summary:
-        'Read the cluster evidence (nodes, ConfigMap, DaemonSet, RBAC, pod logs) from the Kubernetes API (KUBECONFIG, ~/.kube/config or in-cluster)',
-    }),
-    kubeconfig: Flags.string({summary: 'Kubeconfig file for the Kubernetes API (implies --kube)'}),
-    context: Flags.string({summary: 'Kubeconfig context to use (implies --kube)'}),
-    namespace: Flags.string({
-      summary: "flannel's namespace (implies --kube; default: kube-flannel, else kube-system)",
-    }),
+    ...kubeFlags,
+    ...fleetFlags,
   }
 
-  async run(): Promise<DoctorReport> {
+  async run(): Promise<DoctorReport | FleetReport> {
     const {flags} = await this.parse(Doctor)
     // Loaded here, not at start-up: `--help` and the other commands stay fast, and a bundle run never
     // loads the process runner.
@@ -85,7 +87,15 @@ Exit codes: 0 healthy; 1 a finding at or above --fail-on; 2 usage error (bad fla
       const checks = selectChecks(CHECKS, idList(flags.only), idList(flags.skip))
       if (flags.bundle !== undefined) {
         if (flags.netns) throw new SelectionError('--bundle and --netns exclude each other')
-        source = bundleSource(flags.bundle, await readBundle(flags.bundle))
+        const files = await readBundle(flags.bundle)
+        const {isFleetBundle, bundleFleet} = await import('../engine/fleet.js')
+        if (isFleetBundle(files))
+          return await this.emitFleet(
+            await bundleFleet(flags.bundle, files, {checks, failOn, version: VERSION}),
+            flags,
+            format,
+          )
+        source = bundleSource(flags.bundle, files)
       } else {
         const o: LiveOptions = {timeoutMs: flags.timeout}
         if (flags.netns) o.netns = flags.netns
@@ -98,31 +108,23 @@ Exit codes: 0 healthy; 1 a finding at or above --fail-on; 2 usage error (bad fla
         const {execaRunner} = await import('../host/runner.js')
         source = liveSource(execaRunner(flags.timeout), nodeFs, o)
       }
+      const fleet = wantsFleet(flags)
+      if (fleet && (flags.bundle !== undefined || flags.netns !== undefined))
+        throw new UsageError(
+          '--all-nodes/--nodes/--sample read the cluster; they do not go with --bundle or --netns',
+        )
+      if (fleet) return await this.fleet(flags, checks, failOn, format)
       const useKube =
         flags.kube ||
         flags.kubeconfig !== undefined ||
         flags.context !== undefined ||
         flags.namespace !== undefined
       if (useKube) {
-        const [{kubeClientFromConfig}, {KubeError}, {combinedSource, kubeSource}, {hostname}] =
-          await Promise.all([
-            import('../k8s/adapter.js'),
-            import('../k8s/client.js'),
-            import('../facts/kube-source.js'),
-            import('node:os'),
-          ])
-        let client
-        try {
-          const co: {kubeconfig?: string; context?: string; timeoutMs: number} = {
-            timeoutMs: Math.max(flags.timeout, 10_000),
-          }
-          if (flags.kubeconfig !== undefined) co.kubeconfig = flags.kubeconfig
-          if (flags.context !== undefined) co.context = flags.context
-          client = kubeClientFromConfig(co)
-        } catch (e) {
-          if (e instanceof KubeError) throw new SelectionError(e.message)
-          throw e
-        }
+        const [{combinedSource, kubeSource}, {hostname}] = await Promise.all([
+          import('../facts/kube-source.js'),
+          import('node:os'),
+        ])
+        const client = await connect(flags)
         const nodeName =
           flags['node-name'] ??
           process.env['NODE_NAME'] ??
@@ -135,7 +137,7 @@ Exit codes: 0 healthy; 1 a finding at or above --fail-on; 2 usage error (bad fla
       }
       report = await runDoctor(source, {checks, failOn, version: VERSION})
     } catch (e) {
-      if (!(e instanceof SelectionError || e instanceof BundleError)) throw e
+      if (!(e instanceof SelectionError || e instanceof BundleError || e instanceof UsageError)) throw e
       // Bad input: still leave a JUnit/JSON result for CI, with a synthetic failed case.
       report = abortedReport(e.message, {
         ...meta,
@@ -153,4 +155,61 @@ Exit codes: 0 healthy; 1 a finding at or above --fail-on; 2 usage error (bad fla
     if (format !== 'json') process.stdout.write(renderReport(report, format, {verbose: flags.verbose}))
     return report
   }
+
+  private async fleet(
+    flags: DoctorFlags,
+    checks: readonly CheckDef[],
+    failOn: FailOn,
+    format: OutputFormat,
+  ): Promise<FleetReport> {
+    const {runFleet} = await import('../engine/fleet.js')
+    const client = await connect(flags)
+    const selection = fleetSelection(flags)
+    const tty = process.stderr.isTTY === true && format !== 'json'
+    const o: FleetOptionsArg = {
+      client,
+      checks,
+      failOn,
+      version: VERSION,
+      selection,
+      concurrency: flags.concurrency,
+      nodeTimeoutMs: flags['node-timeout'] * 1000,
+      probeTimeoutMs: Math.max(flags.timeout, 10_000),
+    }
+    if (flags.namespace !== undefined) o.namespace = flags.namespace
+    if (tty)
+      o.progress = (p) => {
+        process.stderr.write(
+          `\r\u001b[K[${p.done}/${p.total}] ${p.node}: ${p.result}${p.access === 'exec' ? '' : ` (${p.access})`}`,
+        )
+        if (p.done === p.total) process.stderr.write('\r\u001b[K')
+      }
+    return this.emitFleet(await runFleet(o), flags, format)
+  }
+
+  private async emitFleet(
+    report: FleetReport,
+    flags: DoctorFlags,
+    format: OutputFormat,
+  ): Promise<FleetReport> {
+    const [{renderFleet}, {renderJunitNodes}, {renderGithub}, {nodeFs}] = await Promise.all([
+      import('../report/fleet.js'),
+      import('../report/junit.js'),
+      import('../report/github.js'),
+      import('../host/fs.js'),
+    ])
+    const nodes = report.nodes.map((n) => ({node: n.node, report: n.report}))
+    if (flags.junit) await nodeFs.writeAtomic(flags.junit, renderJunitNodes(nodes, report.generatedAt))
+    process.exitCode = report.exitCode
+    if (format === 'table') process.stdout.write(renderFleet(report, {verbose: flags.verbose}))
+    else if (format === 'junit') process.stdout.write(renderJunitNodes(nodes, report.generatedAt))
+    else if (format === 'github')
+      process.stdout.write(
+        nodes.map((n) => renderGithub(n.report).replace(/title=/g, `title=${n.node} `)).join(''),
+      )
+    return report
+  }
 }
+
+type DoctorFlags = Interfaces.InferredFlags<typeof Doctor.flags>
+type FleetOptionsArg = Parameters<typeof import('../engine/fleet.js').runFleet>[0]

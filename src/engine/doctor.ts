@@ -2,7 +2,7 @@
  * select → prefetch facts → evaluate → report. The only place where checks meet evidence; checks stay
  * pure, and this function never prints (the command renders the returned report).
  */
-import {collectFacts} from '../facts/store.js'
+import {collectFacts, newFactMemo, type FactMemo} from '../facts/store.js'
 import type {EvidenceSource} from '../facts/sources.js'
 import type {FactKey, Facts} from '../facts/types.js'
 import type {CheckDef, Finding, Status} from '../checks/types.js'
@@ -80,8 +80,54 @@ export function selectChecks(
   return all.filter((c) => (only.length === 0 || hit(c, only)) && !hit(c, skip))
 }
 
-export function evaluate(checks: readonly CheckDef[], facts: Facts): CheckResult[] {
+/**
+ * Shared between the nodes of one run: parsed facts, and the results of checks that read only cluster
+ * facts (nodes, net-conf, DaemonSet, RBAC) — for the same parsed facts such a check gives the same answer
+ * on every node, so it is evaluated once.
+ */
+export interface DoctorMemo {
+  facts: FactMemo
+  results: Map<string, CheckResult>
+  ids: WeakMap<object, number>
+  nextId: number
+}
+
+export const newDoctorMemo = (): DoctorMemo => ({
+  facts: newFactMemo(),
+  results: new Map(),
+  ids: new WeakMap(),
+  nextId: 0,
+})
+
+const CLUSTER_FACTS: ReadonlySet<FactKey> = new Set<FactKey>(['nodes', 'netConf', 'daemonset', 'rbac'])
+
+function resultKey(c: CheckDef, facts: Facts, memo: DoctorMemo): string | undefined {
+  if (!c.needs.every((k) => CLUSTER_FACTS.has(k))) return undefined
+  const parts = c.needs.map((k) => {
+    const v = facts.get(k) as object
+    let id = memo.ids.get(v)
+    if (id === undefined) {
+      id = memo.nextId++
+      memo.ids.set(v, id)
+    }
+    return id
+  })
+  return `${c.id}:${parts.join(',')}`
+}
+
+export function evaluate(checks: readonly CheckDef[], facts: Facts, memo?: DoctorMemo): CheckResult[] {
   return checks.map((c) => {
+    const key = memo === undefined ? undefined : resultKey(c, facts, memo)
+    const hit = key === undefined ? undefined : memo?.results.get(key)
+    if (hit !== undefined) return hit
+    const r = evaluateOne(c, facts)
+    if (key !== undefined) memo?.results.set(key, r)
+    return r
+  })
+}
+
+function evaluateOne(c: CheckDef, facts: Facts): CheckResult {
+  {
     let findings: Finding[]
     try {
       findings = c.evaluate(facts)
@@ -98,7 +144,7 @@ export function evaluate(checks: readonly CheckDef[], facts: Facts): CheckResult
       ]
     }
     return {id: c.id, area: c.area, title: c.title, severity: c.severity, status: worst(findings), findings}
-  })
+  }
 }
 
 export function summarize(results: readonly CheckResult[]): Summary {
@@ -119,13 +165,14 @@ export interface DoctorOptions {
   failOn: FailOn
   version: string
   now?: Date
+  memo?: DoctorMemo
 }
 
 export async function runDoctor(source: EvidenceSource, opts: DoctorOptions): Promise<DoctorReport> {
   const needs = new Set<FactKey>(['host'])
   for (const c of opts.checks) for (const k of c.needs) needs.add(k)
-  const {facts, host} = await collectFacts(source, needs)
-  return buildReport(evaluate(opts.checks, facts), {
+  const {facts, host} = await collectFacts(source, needs, opts.memo?.facts)
+  return buildReport(evaluate(opts.checks, facts, opts.memo), {
     origin: source.origin,
     failOn: opts.failOn,
     version: opts.version,

@@ -153,10 +153,17 @@ const hasFlannelAnn = (o: KubeObject): boolean =>
   Object.keys(o.metadata?.annotations ?? {}).some((k) => k.startsWith(FLANNEL_ANN))
 
 /** Kubernetes objects from the API, as cluster evidence. */
-export function kubeSource(client: KubeClient, opts: KubeSourceOptions = {}): EvidenceSource {
+export function kubeSource(
+  client: KubeClient,
+  opts: KubeSourceOptions = {},
+  /**
+   * Answers already fetched, shared between the sources of several nodes of one cluster (--all-nodes):
+   * everything but the node's own pod log is asked once.
+   */
+  memo: Map<string, Promise<unknown>> = new Map(),
+): EvidenceSource {
   const origin = `kubernetes API${opts.server ? ' ' + opts.server : ''}`
   const tail = opts.logTail ?? DEFAULT_TAIL
-  const memo = new Map<string, Promise<unknown>>()
   const once = <T>(key: string, f: () => Promise<T>): Promise<T> => {
     let p = memo.get(key) as Promise<T> | undefined
     if (p === undefined) {
@@ -476,13 +483,13 @@ export function kubeSource(client: KubeClient, opts: KubeSourceOptions = {}): Ev
     async capture(id) {
       switch (id) {
         case 'nodes':
-          return captureNodes()
+          return once('cap:nodes', captureNodes)
         case 'flannel-cfg':
-          return captureConfigMap()
+          return once('cap:flannel-cfg', captureConfigMap)
         case 'daemonset':
-          return captureDaemonSet()
+          return once('cap:daemonset', captureDaemonSet)
         case 'rbac':
-          return captureRbac()
+          return once('cap:rbac', captureRbac)
         case 'logs':
           return captureLogs()
         default:

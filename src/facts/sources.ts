@@ -41,14 +41,22 @@ const INSTALL: Record<string, string> = {
 export interface LiveOptions extends LiveContext {
   nodeName?: string
   timeoutMs?: number
+  /**
+   * The runner executes inside this node's kube-flannel pod (exec API): sources, reasons and hints name
+   * the pod, and a tool missing from its image points at running flannelctl on the node itself.
+   */
+  pod?: {label: string; node: string; permissionHint: string}
 }
 
 /** Live evidence from this host, optionally inside a named network namespace. */
 export function liveSource(runner: Runner, fs: HostFs, opts: LiveOptions): EvidenceSource {
-  const origin = opts.netns ? `live (netns ${opts.netns})` : 'live'
+  const pod = opts.pod
+  const origin = pod ? `pod ${pod.label}` : opts.netns ? `live (netns ${opts.netns})` : 'live'
+  const rootHint = pod ? pod.permissionHint : 'run as root'
   return {
     origin,
     async host() {
+      if (pod) return {origin, nodeName: pod.node}
       const h: HostInfo = {origin, hostname: hostname()}
       const name = opts.nodeName ?? process.env['NODE_NAME']
       if (name) h.nodeName = name
@@ -64,7 +72,9 @@ export function liveSource(runner: Runner, fs: HostFs, opts: LiveOptions): Evide
         case 'cmd': {
           const base = live.argv(ctx)
           const argv = live.netns && opts.netns ? ['ip', 'netns', 'exec', opts.netns, ...base] : base
-          const shown = base.join(' ') + (live.netns && opts.netns ? ` (in netns ${opts.netns})` : '')
+          const shown =
+            base.join(' ') +
+            (pod ? ` (in pod ${pod.label})` : live.netns && opts.netns ? ` (in netns ${opts.netns})` : '')
           const runOpts = opts.timeoutMs === undefined ? {} : {timeoutMs: opts.timeoutMs}
           const r = await runner.run(argv, runOpts)
           const firstErr = r.stderr.trim().split('\n')[0] ?? ''
@@ -73,6 +83,14 @@ export function liveSource(runner: Runner, fs: HostFs, opts: LiveOptions): Evide
               return {ok: true, text: r.stdout, source: shown}
             case 'not-installed': {
               const bin = base[0] ?? ''
+              if (pod)
+                return {
+                  ok: false,
+                  state: 'not-installed',
+                  reason: `the image of pod ${pod.label} has no ${bin}`,
+                  hint: `run flannelctl doctor on node ${pod.node} itself (or flannelctl collect there, then doctor --bundle)`,
+                  source: shown,
+                }
               return {
                 ok: false,
                 state: 'not-installed',
@@ -86,7 +104,7 @@ export function liveSource(runner: Runner, fs: HostFs, opts: LiveOptions): Evide
                 ok: false,
                 state: 'permission',
                 reason: `${shown} needs more privilege (${firstErr})`,
-                hint: 'run as root',
+                hint: rootHint,
                 source: shown,
               }
             case 'timeout':
@@ -98,7 +116,7 @@ export function liveSource(runner: Runner, fs: HostFs, opts: LiveOptions): Evide
                 source: shown,
               }
             default:
-              if (live.root && typeof process.getuid === 'function' && process.getuid() !== 0)
+              if (!pod && live.root && typeof process.getuid === 'function' && process.getuid() !== 0)
                 return {
                   ok: false,
                   state: 'permission',

@@ -155,7 +155,43 @@ export interface Collected {
 }
 
 /** Fetch every probe the keys need (concurrently), then parse. */
-export async function collectFacts(source: EvidenceSource, keys: Iterable<FactKey>): Promise<Collected> {
+/**
+ * Parsed facts kept across several nodes of one run (--all-nodes): a capture object the sources share
+ * (the cluster's nodes, DaemonSet, RBAC) is parsed once, and net-conf texts that are the same (every pod
+ * mounts the one ConfigMap) give the same parsed fact, so checks over them can be evaluated once too.
+ */
+export interface FactMemo {
+  byRaw: WeakMap<object, Avail<unknown>>
+  byText: Map<string, Avail<unknown>>
+}
+
+export const newFactMemo = (): FactMemo => ({byRaw: new WeakMap(), byText: new Map()})
+
+const TEXT_MEMO_MAX = 1 << 20
+
+function memoKey(key: FactKey, raws: Raws): {obj?: object; text?: string} | undefined {
+  const ids = FACTS[key].probes
+  if (key === 'host' || ids.length === 0) return undefined
+  if (ids.length === 1) {
+    const r = raws[ids[0] as ProbeId]
+    return r === undefined ? undefined : {obj: r}
+  }
+  let size = 0
+  const parts = ids.map((id) => {
+    const r = raws[id]
+    if (r === undefined) return '-'
+    if (!r.ok) return `!${r.state}\u0000${r.reason}`
+    size += r.text.length
+    return `=${r.source}\u0000${r.text}`
+  })
+  return size > TEXT_MEMO_MAX ? undefined : {text: `${key}\u0001${parts.join('\u0001')}`}
+}
+
+export async function collectFacts(
+  source: EvidenceSource,
+  keys: Iterable<FactKey>,
+  memo?: FactMemo,
+): Promise<Collected> {
   const want = [...new Set(keys)]
   const ids = probesFor(want)
   // ethtool asks about the vxlan device, whose name (flannel.<VNI>) comes from net-conf: fetch it after
@@ -179,9 +215,21 @@ export async function collectFacts(source: EvidenceSource, keys: Iterable<FactKe
     get<K extends FactKey>(key: K): Avail<FactTypes[K]> {
       let v = cache.get(key)
       if (v === undefined) {
-        v = want.includes(key)
-          ? FACTS[key].build(raws, host)
-          : {ok: false, state: 'not-collected', reason: `${key} was not collected`}
+        if (!want.includes(key)) v = {ok: false, state: 'not-collected', reason: `${key} was not collected`}
+        else {
+          const mk = memo === undefined ? undefined : memoKey(key, raws)
+          v =
+            mk?.obj !== undefined
+              ? memo?.byRaw.get(mk.obj)
+              : mk?.text !== undefined
+                ? memo?.byText.get(mk.text)
+                : undefined
+          if (v === undefined) {
+            v = FACTS[key].build(raws, host)
+            if (mk?.obj !== undefined) memo?.byRaw.set(mk.obj, v)
+            else if (mk?.text !== undefined) memo?.byText.set(mk.text, v)
+          }
+        }
         cache.set(key, v)
       }
       return v as Avail<FactTypes[K]>

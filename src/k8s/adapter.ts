@@ -8,6 +8,7 @@
 import {
   ApiException,
   AppsV1Api,
+  Exec,
   AuthorizationV1Api,
   CoreV1Api,
   KubeConfig,
@@ -19,12 +20,16 @@ import {
   type RequestContext,
   type ResponseContext,
 } from '@kubernetes/client-node'
+import {Writable} from 'node:stream'
+import WebSocket from 'ws'
 
 import {
   KubeError,
   kubeErrorFromResponse,
   type AccessAttributes,
   type AccessReviewResult,
+  type ExecOptions,
+  type ExecResult,
   type KubeClient,
   type KubeConfigMapObject,
   type KubeDaemonSetObject,
@@ -146,6 +151,37 @@ function reviewResult(v: unknown): AccessReviewResult {
   if (typeof status['evaluationError'] === 'string' && status['evaluationError'] !== '')
     out.evaluationError = status['evaluationError']
   return out
+}
+
+/** The exit code a `metav1.Status` on the exec error channel carries (0 for Success). */
+export function execStatusResult(status: unknown): {exitCode: number; started: boolean; message?: string} {
+  if (!isObj(status) || status['status'] === 'Success') return {exitCode: 0, started: true}
+  const message = typeof status['message'] === 'string' ? status['message'] : ''
+  const details = isObj(status['details']) ? status['details'] : {}
+  const causes = Array.isArray(details['causes']) ? details['causes'] : []
+  for (const c of causes)
+    if (isObj(c) && c['reason'] === 'ExitCode' && typeof c['message'] === 'string') {
+      const n = Number.parseInt(c['message'], 10)
+      if (Number.isInteger(n)) return {exitCode: n, started: true, message}
+    }
+  // The runtime could not start the command: `exec: "ethtool": executable file not found in $PATH`.
+  if (/executable file not found|no such file or directory/i.test(message))
+    return {exitCode: 127, started: false, message}
+  return {exitCode: 126, started: false, message}
+}
+
+const EXEC_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io'] as const
+
+/** Collects a stream's bytes (exec output) into one string. */
+class Sink extends Writable {
+  private chunks: Buffer[] = []
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
+    this.chunks.push(chunk)
+    cb()
+  }
+  text(): string {
+    return Buffer.concat(this.chunks).toString('utf8')
+  }
 }
 
 function loadConfig(opts: KubeClientConfigOptions): KubeConfig {
@@ -310,6 +346,13 @@ export function kubeClientFromConfig(opts: KubeClientConfigOptions = {}): KubeCl
       )
       return items(v, 'rolebinding') as KubeRbacObject[]
     },
+    async listRoles(namespace) {
+      const v = await json(`the role list of ${namespace}`, (o) => rbac.listNamespacedRole({namespace}, o))
+      return items(v, 'role') as KubeRbacObject[]
+    },
+    async exec(namespace, pod, command, eo: ExecOptions = {}) {
+      return execInPod(kc, server, namespace, pod, command, eo, eo.timeoutMs ?? timeoutMs)
+    },
     async selfSubjectAccessReview(attrs) {
       const body = {
         apiVersion: 'authorization.k8s.io/v1',
@@ -342,5 +385,102 @@ export function kubeClientFromConfig(opts: KubeClientConfigOptions = {}): KubeCl
       }
       return out
     },
+  }
+}
+
+/**
+ * One exec over WebSocket with client-node's Exec (channel protocol v5/v4). The socket factory is ours
+ * only to keep the API server's answer when it refuses the upgrade (a JSON Status: 403 when pods/exec is
+ * not allowed, 404 for a pod that is gone), which the stock factory reduces to "Unexpected server response".
+ */
+async function execInPod(
+  kc: KubeConfig,
+  server: string,
+  namespace: string,
+  pod: string,
+  command: readonly string[],
+  eo: ExecOptions,
+  timeoutMs: number,
+): Promise<ExecResult> {
+  const what = `exec in pod ${namespace}/${pod}`
+  let refused: KubeError | undefined
+  // client-node's WebSocketInterface, with the TLS and credentials of the kubeconfig.
+  const handler = {
+    async connect(
+      path: string,
+      _text: unknown,
+      binary: ((stream: number, buff: Buffer) => boolean) | null,
+    ): Promise<WebSocket> {
+      const opts: WebSocket.ClientOptions = {}
+      await kc.applyToHTTPSOptions(opts as never)
+      const uri = server.replace(/^http/, 'ws').replace(/\/+$/, '') + path
+      return new Promise<WebSocket>((resolve, reject) => {
+        const ws = new WebSocket(uri, [...EXEC_PROTOCOLS], opts)
+        let open = false
+        ws.on('unexpected-response', (req, res) => {
+          const chunks: Buffer[] = []
+          res.on('data', (c: Buffer) => chunks.push(c))
+          res.on('end', () => {
+            refused = kubeErrorFromResponse(res.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'), what)
+            req.destroy()
+            reject(refused)
+          })
+        })
+        ws.on('open', () => {
+          open = true
+          resolve(ws)
+        })
+        ws.on('error', (e) => {
+          if (!open) reject(refused ?? e)
+        })
+        ws.on('message', (data: Buffer, isBinary) => {
+          if (!isBinary || data.length === 0 || binary === null) return
+          const channel = data.readUInt8(0)
+          // v5's close signal (255) only half-closes a stream; the status on channel 3 ends the call.
+          if (channel === 255) return
+          if (!binary(channel, data.subarray(1))) ws.close()
+        })
+      })
+    },
+  }
+  const out = new Sink()
+  const err = new Sink()
+  const exec = new Exec(kc, handler as never)
+  let socket: WebSocket | undefined
+  let timer: NodeJS.Timeout | undefined
+  try {
+    return await new Promise<ExecResult>((resolve, reject) => {
+      let status: unknown
+      timer = setTimeout(() => {
+        socket?.terminate()
+        reject(
+          new KubeError('timeout', `${what}: ${command.join(' ')} did not finish within ${timeoutMs} ms`),
+        )
+      }, timeoutMs)
+      exec
+        .exec(namespace, pod, eo.container ?? '', [...command], out, err, null, false, (s) => {
+          status = s
+        })
+        .then((ws) => {
+          socket = ws as unknown as WebSocket
+          socket.on('close', () => {
+            if (status === undefined) {
+              reject(new KubeError('other', `${what}: the stream closed before the command's status arrived`))
+              return
+            }
+            const r = execStatusResult(status)
+            const stderr = err.text()
+            resolve({
+              stdout: out.text(),
+              stderr: r.started ? stderr : `${stderr}${r.message ?? ''}`,
+              exitCode: r.exitCode,
+              started: r.started,
+            })
+          })
+        })
+        .catch((e: unknown) => reject(refused ?? toKubeError(e, server, timeoutMs)))
+    })
+  } finally {
+    if (timer !== undefined) clearTimeout(timer)
   }
 }

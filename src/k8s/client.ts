@@ -72,6 +72,26 @@ export interface PodLogOptions {
   tailLines?: number
 }
 
+/** One command run in a container through the exec subresource (WebSocket, channel protocol v4/v5). */
+export interface ExecOptions {
+  /** Container name; default the pod's only (or first) container, as kubectl does. */
+  container?: string
+  /** Give up (closing the stream) after this long: the call rejects with a `timeout` KubeError. */
+  timeoutMs?: number
+}
+
+/**
+ * How an exec ended. A command that ran and exited non-zero is data here, not an error; so is a
+ * command the container could not start (`started: false`, the runtime's one-line reason in `stderr`,
+ * exit code 127 when the binary does not exist in the image, as a shell would say).
+ */
+export interface ExecResult {
+  stdout: string
+  stderr: string
+  exitCode: number
+  started: boolean
+}
+
 export interface KubeClient {
   /** All nodes, following `continue` until done; a 410 Gone mid-way restarts the list once. */
   listNodes(opts?: ListNodesOptions): Promise<KubeNodeObject[]>
@@ -90,6 +110,10 @@ export interface KubeClient {
   listClusterRoleBindings(): Promise<KubeRbacObject[]>
   /** The RoleBindings of one namespace. */
   listRoleBindings(namespace: string): Promise<KubeRbacObject[]>
+  /** The Roles of one namespace. */
+  listRoles(namespace: string): Promise<KubeRbacObject[]>
+  /** `pods/exec`: run `command` (an argv, never a shell string) in a container of the pod. */
+  exec(namespace: string, pod: string, command: readonly string[], opts?: ExecOptions): Promise<ExecResult>
   selfSubjectAccessReview(attrs: AccessAttributes): Promise<AccessReviewResult>
   subjectAccessReview(user: string, attrs: AccessAttributes): Promise<AccessReviewResult>
   serverVersion(): Promise<ServerVersion>

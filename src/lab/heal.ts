@@ -17,7 +17,6 @@ import {
   labDir,
   LabError,
   labFileList,
-  mapLimit,
   nodeFiles,
   pristineDir,
   requireLab,
@@ -30,6 +29,7 @@ import {
   type SetupRound,
 } from './lab.js'
 import {faultContext, faultRefusal, FAULTS, findFault, ipsecPoliciesOf, type Fault} from './faults.js'
+import {mapLimit} from '../lib/concurrency.js'
 
 const isRoot = (): boolean => typeof process.getuid !== 'function' || process.getuid() === 0
 

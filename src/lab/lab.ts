@@ -47,6 +47,8 @@ import {
   type LabPod,
   type LabTopology,
 } from './topology.js'
+import {mapLimit} from '../lib/concurrency.js'
+import {aggregateReports} from '../engine/fleet.js'
 
 export const DEFAULT_LAB_ROOT = '/run/flannelctl/lab'
 export const LAB_SCHEMA = 'flannelctl/lab'
@@ -173,30 +175,6 @@ export function ipBatch(
 ): Promise<RunResult> {
   const argv = ['ip', ...(force ? ['-force'] : []), ...(ns ? ['-n', ns] : []), '-batch', '-']
   return mustRun(deps, argv, lines.join('\n') + '\n', 60_000)
-}
-
-/** Run fn over items, at most `limit` at a time; the first failure is thrown once all started work ended. */
-export async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T, index: number) => Promise<R>,
-): Promise<R[]> {
-  const out: R[] = new Array<R>(items.length)
-  let next = 0
-  let failed: {e: unknown} | undefined
-  const worker = async (): Promise<void> => {
-    while (failed === undefined && next < items.length) {
-      const i = next++
-      try {
-        out[i] = await fn(items[i] as T, i)
-      } catch (e) {
-        failed ??= {e}
-      }
-    }
-  }
-  await Promise.all(Array.from({length: Math.max(1, Math.min(limit, items.length))}, worker))
-  if (failed !== undefined) throw failed.e
-  return out
 }
 
 /** Lab namespaces that exist now (exactly the lab's name pattern). */
@@ -901,23 +879,7 @@ export const ATTENTION_STATUSES = ['error', 'warning', 'unknown'] as const
 
 /** One verdict over the nodes' reports: failed if any node failed, else incomplete if any was. */
 export function aggregateDoctor(lab: string, failOn: FailOn, nodes: LabDoctorNode[]): LabDoctorResult {
-  const summary: Summary = {ok: 0, error: 0, warning: 0, info: 0, unknown: 0, skip: 0}
-  const order: string[] = []
-  const failing = new Set<string>()
-  for (const n of nodes)
-    for (const c of n.report.checks) {
-      summary[c.status]++
-      if (!order.includes(c.id)) order.push(c.id)
-      if ((ATTENTION_STATUSES as readonly string[]).includes(c.status)) failing.add(c.id)
-    }
-  const anyFailed = nodes.some((n) => n.report.exitCode === 1)
-  const anyIncomplete = nodes.some((n) => n.report.exitCode === 3)
-  const verdict = anyFailed
-    ? ({result: 'failed', exitCode: 1} as const)
-    : anyIncomplete
-      ? ({result: 'incomplete', exitCode: 3} as const)
-      : ({result: 'healthy', exitCode: 0} as const)
-  return {lab, failOn, ...verdict, failing: order.filter((id) => failing.has(id)), summary, nodes}
+  return {lab, failOn, ...aggregateReports(nodes.map((n) => n.report)), nodes}
 }
 
 export async function labDoctor(o: LabDoctorOptions, deps: LabDeps): Promise<LabDoctorResult> {

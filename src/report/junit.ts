@@ -27,23 +27,32 @@ function body(fs: readonly Finding[]): string {
     .join('\n')
 }
 
-export function renderJunit(report: DoctorReport): string {
+const failingIn = (report: DoctorReport) => (s: string) =>
+  s === 'error' || (report.failOn === 'warning' && s === 'warning')
+
+function counts(report: DoctorReport): {total: number; failures: number; skipped: number} {
+  const failing = failingIn(report)
+  return {
+    total: report.checks.length,
+    failures: report.checks.filter((c) => failing(c.status)).length,
+    skipped: report.checks.filter((c) => c.status === 'unknown' || c.status === 'skip').length,
+  }
+}
+
+/** One testsuite per area; with `node`, suites and class names carry the node's name. */
+function suites(report: DoctorReport, node?: string): string[] {
+  const failing = failingIn(report)
+  const out: string[] = []
   const areas = [...new Set(report.checks.map((c) => c.area))]
-  const failing = (s: string) => s === 'error' || (report.failOn === 'warning' && s === 'warning')
-  const out: string[] = ['<?xml version="1.0" encoding="UTF-8"?>']
-  const total = report.checks.length
-  const failures = report.checks.filter((c) => failing(c.status)).length
-  const skipped = report.checks.filter((c) => c.status === 'unknown' || c.status === 'skip').length
-  out.push(
-    `<testsuites name="flannelctl doctor" tests="${total}" failures="${failures}" skipped="${skipped}" timestamp="${esc(report.generatedAt)}">`,
-  )
   for (const area of areas) {
     const cs = report.checks.filter((c) => c.area === area)
     const f = cs.filter((c) => failing(c.status)).length
     const sk = cs.filter((c) => c.status === 'unknown' || c.status === 'skip').length
-    out.push(`  <testsuite name="${esc(area)}" tests="${cs.length}" failures="${f}" skipped="${sk}">`)
+    const name = node === undefined ? area : `${node}/${area}`
+    const cls = node === undefined ? `flannelctl.${area}` : `flannelctl.${node}.${area}`
+    out.push(`  <testsuite name="${esc(name)}" tests="${cs.length}" failures="${f}" skipped="${sk}">`)
     for (const c of cs) {
-      out.push(`    <testcase classname="flannelctl.${esc(area)}" name="${esc(c.id)}">`)
+      out.push(`    <testcase classname="${esc(cls)}" name="${esc(c.id)}">`)
       const attention = c.findings.filter((x) => x.status !== 'ok' && x.status !== 'skip')
       if (failing(c.status)) {
         const first = c.findings.find((x) => x.status === c.status)
@@ -62,6 +71,34 @@ export function renderJunit(report: DoctorReport): string {
     }
     out.push('  </testsuite>')
   }
-  out.push('</testsuites>')
-  return out.join('\n') + '\n'
+  return out
+}
+
+export function renderJunit(report: DoctorReport): string {
+  const n = counts(report)
+  return (
+    [
+      '<?xml version="1.0" encoding="UTF-8"?>',
+      `<testsuites name="flannelctl doctor" tests="${n.total}" failures="${n.failures}" skipped="${n.skipped}" timestamp="${esc(report.generatedAt)}">`,
+      ...suites(report),
+      '</testsuites>',
+    ].join('\n') + '\n'
+  )
+}
+
+/** Several nodes (doctor --all-nodes): suites named NODE/AREA. */
+export function renderJunitNodes(
+  nodes: readonly {node: string; report: DoctorReport}[],
+  generatedAt: string,
+): string {
+  const all = nodes.map((x) => counts(x.report))
+  const sum = (k: 'total' | 'failures' | 'skipped') => all.reduce((a, x) => a + x[k], 0)
+  return (
+    [
+      '<?xml version="1.0" encoding="UTF-8"?>',
+      `<testsuites name="flannelctl doctor" tests="${sum('total')}" failures="${sum('failures')}" skipped="${sum('skipped')}" timestamp="${esc(generatedAt)}">`,
+      ...nodes.flatMap((x) => suites(x.report, x.node)),
+      '</testsuites>',
+    ].join('\n') + '\n'
+  )
 }

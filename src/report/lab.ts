@@ -6,9 +6,9 @@
 import Table from 'cli-table3'
 import type {ChalkInstance} from 'chalk'
 
-import type {Status} from '../checks/types.js'
 import type {FaultInfo, LabFaultResult, LabHealResult} from '../lab/heal.js'
 import type {LabDoctorResult, LabProbeResult, LabStatus, LabUpResult} from '../lab/lab.js'
+import {groupedFindings, nodeMatrix, plural, verdictLine, type MatrixRow} from './fleet.js'
 import {renderReport} from './render.js'
 import {colourLevel, makeChalk, MARK, paint} from './style.js'
 
@@ -21,8 +21,6 @@ const plain = (): Table.Table =>
     style: {head: [], border: [], 'padding-left': 1, 'padding-right': 1},
     chars: {mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': ''},
   })
-
-const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`
 
 export function renderLabUp(r: LabUpResult, stream: Stream = process.stdout): string {
   const c = chalkFor(stream)
@@ -104,8 +102,6 @@ export function renderLabStatus(s: LabStatus, stream: Stream = process.stdout): 
   return out.join('\n') + '\n'
 }
 
-const FAILING: readonly Status[] = ['error', 'warning', 'unknown']
-
 export function renderLabDoctor(r: LabDoctorResult, opts: {verbose?: boolean; stream?: Stream} = {}): string {
   const stream = opts.stream ?? process.stdout
   const c = chalkFor(stream)
@@ -113,45 +109,15 @@ export function renderLabDoctor(r: LabDoctorResult, opts: {verbose?: boolean; st
     c.bold(`flannelctl lab doctor — lab ${r.lab}, ${plural(r.nodes.length, 'node')}`),
     '',
   ]
-  const tb = plain()
-  tb.push(['node', 'result', 'ok', 'error', 'warning', 'unknown', ...r.failing].map((h) => c.dim(h)))
-  for (const n of r.nodes) {
-    const rep = n.report
-    const res = rep.result === 'healthy' ? 'ok' : rep.result === 'failed' ? 'error' : 'unknown'
-    const cells = r.failing.map((id) => {
-      const st = rep.checks.find((x) => x.id === id)?.status
-      return st && FAILING.includes(st) ? paint(c, st, MARK[st]) : st === undefined ? '' : c.dim(MARK[st])
-    })
-    const s = rep.summary
-    tb.push([n.node, paint(c, res, rep.result), s.ok, s.error, s.warning, s.unknown, ...cells].map(String))
-  }
-  out.push(tb.toString())
+  const rows: MatrixRow[] = r.nodes.map((n) => ({node: n.node, extra: [], report: n.report}))
+  out.push(nodeMatrix(c, rows, r.failing, []))
   if (r.failing.length === 0) out.push('', 'No check failed or was left unknown on any node.')
-  else if (!opts.verbose) {
-    out.push('')
-    for (const n of r.nodes)
-      for (const ch of n.report.checks.filter((x) => FAILING.includes(x.status))) {
-        const f = ch.findings.find((x) => x.status === ch.status)
-        out.push(
-          `${paint(c, ch.status, MARK[ch.status])} ${n.node} ${c.bold(ch.id)}: ${f?.message ?? ch.title}`,
-        )
-      }
-    out.push('', c.dim(`--verbose shows every node's evidence and fixes`))
-  }
+  else if (!opts.verbose)
+    out.push('', ...groupedFindings(c, rows), '', c.dim(`--verbose shows every node's evidence and fixes`))
   if (opts.verbose)
     for (const n of r.nodes)
       out.push('', renderReport(n.report, 'table', {verbose: true, command: 'lab doctor', stream}).trimEnd())
-  const sum = r.summary
-  const what =
-    r.result === 'failed'
-      ? paint(c, 'error', `FAILED (findings at or above ${r.failOn})`)
-      : r.result === 'incomplete'
-        ? paint(c, 'unknown', 'INCOMPLETE (some evidence could not be looked at)')
-        : paint(c, 'ok', 'HEALTHY')
-  out.push(
-    '',
-    `${r.nodes.length} nodes: ${sum.ok} ok, ${sum.error} errors, ${sum.warning} warnings, ${sum.unknown} unknown, ${sum.skip} skipped — ${what}, exit ${r.exitCode}`,
-  )
+  out.push('', verdictLine(c, r, r.nodes.length))
   return out.join('\n') + '\n'
 }
 

@@ -1,16 +1,22 @@
 /**
  * A small Kubernetes API server for tests: HTTPS with a throwaway CA (made with the openssl binary),
- * bearer-token auth, RBAC evaluation over the ClusterRoles/ClusterRoleBindings it holds, and the real
+ * bearer-token auth, RBAC evaluation over the (Cluster)Roles and their bindings it holds, and the real
  * wire shapes (lists with limit/continue, Status objects for 401/403/404/410, discovery that kubectl
- * accepts) for the calls flannelctl makes. Exec over WebSocket is not implemented.
+ * accepts) for the calls flannelctl makes. `pods/exec` speaks the WebSocket channel protocols v5 and v4
+ * as kube-apiserver (v5, its stream translator) and the kubelet (v4, proxied) do; the command itself is
+ * run by `store.execHandler` (see pod-sim.ts). SPDY is not spoken: a SPDY upgrade gets a Status.
  */
 import {execFileSync} from 'node:child_process'
+import {randomBytes} from 'node:crypto'
 import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {createServer, type Server} from 'node:https'
-import type {IncomingMessage, ServerResponse} from 'node:http'
+import {STATUS_CODES, type IncomingMessage, type ServerResponse} from 'node:http'
 import type {AddressInfo} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import type {Duplex} from 'node:stream'
+
+import {WebSocketServer, type WebSocket} from 'ws'
 
 import type {AccessAttributes, AccessReviewResult, KubeObject, KubeStatus} from '../../src/k8s/client.js'
 
@@ -39,7 +45,12 @@ export interface ClusterRoleBinding {
   roleRef: {kind: 'ClusterRole'; name: string}
   subjects: Subject[]
 }
-/** A RoleBinding grants its role's rules in its own namespace only (roleRef a ClusterRole here). */
+/** A namespaced Role: its rules count only through RoleBindings of its own namespace. */
+export interface Role {
+  metadata: {name: string; namespace: string}
+  rules: PolicyRule[]
+}
+/** A RoleBinding grants its role's rules in its own namespace only (a ClusterRole, or a Role of that namespace). */
 export interface RoleBinding {
   metadata: {name: string; namespace: string}
   roleRef: {kind: 'ClusterRole' | 'Role'; name: string}
@@ -49,6 +60,24 @@ export interface UserInfo {
   username: string
   groups: string[]
 }
+
+/** One command to run in a container, as the exec subresource hands it to the container runtime. */
+export interface ExecRequest {
+  namespace: string
+  pod: string
+  container: string
+  command: string[]
+  /** Everything the client sent on the stdin channel (only with `stdin=true`). */
+  stdin?: string
+  user: string
+  /** Aborted when the client goes away before the command ends (or the server closes). */
+  signal?: AbortSignal
+}
+/** How a command ended; `notFound` names the binary the image does not have (the runtime cannot start it). */
+export type ExecOutcome = {stdout: string; stderr: string; exitCode: number} | {notFound: string}
+export type ExecHandler = (r: ExecRequest) => Promise<ExecOutcome>
+
+export type RbacResource = 'clusterroles' | 'clusterrolebindings' | 'rolebindings' | 'roles'
 
 /** Groups the API server gives a user name (service accounts get their two SA groups). */
 export function groupsOf(username: string, extra: string[] = []): string[] {
@@ -157,6 +186,10 @@ export class KubeStore {
   clusterRoleBindings = new Map<string, ClusterRoleBinding>()
   /** Keyed `namespace/name`. */
   roleBindings = new Map<string, RoleBinding>()
+  /** Keyed `namespace/name`. */
+  roles = new Map<string, Role>()
+  /** Runs the commands of `pods/exec` (HTTPS server and fakeKubeClient alike); unset, exec fails. */
+  execHandler?: ExecHandler
   /** Bearer token → user. */
   tokens = new Map<string, UserInfo>()
   version = {
@@ -226,53 +259,75 @@ export class KubeStore {
   addRoleBinding(b: RoleBinding): void {
     this.roleBindings.set(`${b.metadata.namespace}/${b.metadata.name}`, clone(b))
   }
+  addRole(r: Role): void {
+    this.roles.set(`${r.metadata.namespace}/${r.metadata.name}`, clone(r))
+  }
   addToken(token: string, username: string, groups: string[] = []): void {
     this.tokens.set(token, {username, groups: groupsOf(username, groups)})
   }
 
-  /** RBAC evaluation as the API server's authorizer does it (system:masters may do anything). */
+  /**
+   * RBAC evaluation as the API server's authorizers do it: system:masters is allowed ahead of RBAC (the
+   * privileged-group authorizer, which gives no reason); then ClusterRoleBindings, then the RoleBindings
+   * of the request's namespace, a Role reference resolving in the binding's own namespace. The reason
+   * names the binding and the subject that matched, as rbac's describers print them.
+   */
   authorize(user: UserInfo, a: AccessAttributes): AccessReviewResult {
     if (user.groups.includes('system:masters')) return {allowed: true}
-    const binds = (subjects: Subject[], bindingNs?: string): boolean =>
-      subjects.some((s) =>
+    const saNamespace = (s: Subject, bindingNs: string): string =>
+      s.namespace !== undefined && s.namespace !== '' ? s.namespace : bindingNs
+    const subjectFor = (subjects: Subject[], bindingNs: string): Subject | undefined =>
+      subjects.find((s) =>
         s.kind === 'User'
           ? s.name === user.username
           : s.kind === 'Group'
             ? user.groups.includes(s.name)
-            : user.username === `system:serviceaccount:${s.namespace ?? bindingNs ?? ''}:${s.name}`,
+            : saNamespace(s, bindingNs) !== '' &&
+              user.username === `system:serviceaccount:${saNamespace(s, bindingNs)}:${s.name}`,
       )
+    const describe = (s: Subject, bindingNs: string): string =>
+      s.kind === 'ServiceAccount'
+        ? `ServiceAccount "${s.name}/${saNamespace(s, bindingNs)}"`
+        : `${s.kind} "${s.name}"`
     for (const b of this.clusterRoleBindings.values()) {
-      if (!binds(b.subjects)) continue
+      const subject = subjectFor(b.subjects, '')
+      if (subject === undefined) continue
       const role = this.clusterRoles.get(b.roleRef.name)
       if (role?.rules.some((r) => ruleAllows(r, a)))
         return {
           allowed: true,
-          reason: `RBAC: allowed by ClusterRoleBinding "${b.metadata.name}" of ClusterRole "${role.metadata.name}" to User "${user.username}"`,
+          reason: `RBAC: allowed by ClusterRoleBinding "${b.metadata.name}" of ClusterRole "${role.metadata.name}" to ${describe(subject, '')}`,
         }
     }
-    // RoleBindings grant in their namespace only (Roles are not held: only ClusterRole references count).
     if (a.namespace !== undefined && a.nonResourceURL === undefined)
       for (const b of this.roleBindings.values()) {
-        if (b.metadata.namespace !== a.namespace || b.roleRef.kind !== 'ClusterRole') continue
-        if (!binds(b.subjects, b.metadata.namespace)) continue
-        const role = this.clusterRoles.get(b.roleRef.name)
+        const ns = b.metadata.namespace
+        if (ns !== a.namespace) continue
+        const subject = subjectFor(b.subjects, ns)
+        if (subject === undefined) continue
+        const role =
+          b.roleRef.kind === 'Role'
+            ? this.roles.get(`${ns}/${b.roleRef.name}`)
+            : this.clusterRoles.get(b.roleRef.name)
         if (role?.rules.some((r) => ruleAllows(r, a)))
           return {
             allowed: true,
-            reason: `RBAC: allowed by RoleBinding "${b.metadata.name}/${b.metadata.namespace}" of ClusterRole "${role.metadata.name}" to User "${user.username}"`,
+            reason: `RBAC: allowed by RoleBinding "${b.metadata.name}/${ns}" of ${b.roleRef.kind} "${b.roleRef.name}" to ${describe(subject, ns)}`,
           }
       }
     return {allowed: false}
   }
 
-  /** The RBAC objects as list items (name order; RoleBindings of one namespace). */
-  rbacList(resource: 'clusterroles' | 'clusterrolebindings' | 'rolebindings', ns?: string): KubeObject[] {
+  /** The RBAC objects as list items (name order; RoleBindings and Roles of one namespace). */
+  rbacList(resource: RbacResource, ns?: string): KubeObject[] {
     const map: Map<string, object> =
       resource === 'clusterroles'
         ? this.clusterRoles
         : resource === 'clusterrolebindings'
           ? this.clusterRoleBindings
-          : this.roleBindings
+          : resource === 'rolebindings'
+            ? this.roleBindings
+            : this.roles
     return [...map.entries()]
       .filter(([k]) => ns === undefined || k.startsWith(ns + '/'))
       .sort(([x], [y]) => (x < y ? -1 : 1))
@@ -450,6 +505,7 @@ const CORE_RESOURCES = [
     shortNames: ['po'],
   },
   {name: 'pods/log', singularName: '', namespaced: true, kind: 'Pod', verbs: ['get']},
+  {name: 'pods/exec', singularName: '', namespaced: true, kind: 'PodExecOptions', verbs: ['create', 'get']},
   {
     name: 'namespaces',
     singularName: 'namespace',
@@ -516,16 +572,134 @@ const GROUPS: Record<string, {version: string; resources: Obj[]}> = {
         kind: 'RoleBinding',
         verbs: ['get', 'list'],
       },
+      {name: 'roles', singularName: 'role', namespaced: true, kind: 'Role', verbs: ['get', 'list']},
     ],
   },
 }
 
 const PATCH_TYPES = ['application/strategic-merge-patch+json', 'application/merge-patch+json']
 
-class HttpFail extends Error {
+/** A request the API server refuses with a Status (the fake maps `status` to a KubeError). */
+export class HttpFail extends Error {
   constructor(readonly status: KubeStatus) {
     super(status.message)
   }
+}
+
+/**
+ * The kubelet could not find the container running (pod not Running, container waiting or gone). Over
+ * v4 the API server proxies the kubelet's plain-text 500 (`text`); over v5 its stream translator reports
+ * the failed SPDY upgrade as an InternalError on the error channel (`status`).
+ */
+export class KubeletFail extends HttpFail {
+  readonly text: string
+  constructor(container: string) {
+    const text = `container not found ("${container}")`
+    super(
+      statusObject(500, 'InternalError', `Internal error occurred: unable to upgrade connection: ${text}`),
+    )
+    this.text = text
+  }
+}
+
+const isStr = (v: unknown): v is string => typeof v === 'string'
+const namesOf = (list: unknown): string[] =>
+  (Array.isArray(list) ? list : [])
+    .map((c) => (isObj(c) && isStr(c['name']) ? c['name'] : ''))
+    .filter((n) => n !== '')
+
+/** The container kubectl picks when none is given: the default-container annotation, else the first one. */
+export function kubectlDefaultContainer(pod: KubeObject): string | undefined {
+  const spec = isObj(pod['spec']) ? pod['spec'] : {}
+  const names = namesOf(spec['containers'])
+  const annotated = pod.metadata?.annotations?.['kubectl.kubernetes.io/default-container']
+  return annotated !== undefined && names.includes(annotated) ? annotated : names[0]
+}
+
+/**
+ * The verbs RBAC must allow on `pods/exec`: the HTTP method's verb (a WebSocket upgrade is a GET, so
+ * `get`; SPDY is a POST, so `create`), plus `create` for a GET from 1.35 on, where the
+ * AuthorizePodWebsocketUpgradeCreatePermission gate (beta, on) adds that check.
+ */
+export function execVerbs(store: KubeStore, method: 'GET' | 'POST' = 'GET'): string[] {
+  if (method === 'POST') return ['create']
+  return Number.parseInt(store.version.minor, 10) >= 35 ? ['get', 'create'] : ['get']
+}
+
+/** The API server's checks before it proxies an exec (authz, pod, container, node), as kube-apiserver. */
+function execApiserverChecks(
+  store: KubeStore,
+  user: UserInfo,
+  ns: string,
+  name: string,
+  container: string | undefined,
+  method: 'GET' | 'POST',
+): {container: string; pod: KubeObject} {
+  for (const verb of execVerbs(store, method)) {
+    const a: AccessAttributes = {verb, resource: 'pods', subresource: 'exec', namespace: ns, name}
+    if (!store.authorize(user, a).allowed) throw new HttpFail(forbidden(user.username, a))
+  }
+  const pod = store.pods.get(`${ns}/${name}`)
+  if (pod === undefined) throw new HttpFail(notFound('pods', name))
+  const spec = isObj(pod['spec']) ? pod['spec'] : {}
+  const containers = namesOf(spec['containers'])
+  // Init and ephemeral containers are valid targets too (podutil.VisitContainers order).
+  const all = [...namesOf(spec['initContainers']), ...containers, ...namesOf(spec['ephemeralContainers'])]
+  let c = container
+  if (c === undefined || c === '') {
+    if (containers.length === 1) c = containers[0] as string
+    else if (containers.length === 0)
+      throw new HttpFail(
+        statusObject(400, 'BadRequest', `a container name must be specified for pod ${name}`),
+      )
+    else
+      throw new HttpFail(
+        statusObject(
+          400,
+          'BadRequest',
+          `a container name must be specified for pod ${name}, choose one of: [${all.join(' ')}]`,
+        ),
+      )
+  } else if (!all.includes(c))
+    throw new HttpFail(statusObject(400, 'BadRequest', `container ${c} is not valid for pod ${name}`))
+  if (!isStr(spec['nodeName']) || spec['nodeName'] === '')
+    throw new HttpFail(statusObject(400, 'BadRequest', `pod ${name} does not have a host assigned`))
+  return {container: c, pod}
+}
+
+/** The kubelet's check: the pod runs and so does the container. */
+function kubeletCheck(pod: KubeObject, container: string): KubeletFail | undefined {
+  const spec = isObj(pod['spec']) ? pod['spec'] : {}
+  const st = isObj(pod['status']) ? pod['status'] : {}
+  const statuses = [st['containerStatuses'], st['initContainerStatuses'], st['ephemeralContainerStatuses']]
+    .flatMap((l) => (Array.isArray(l) ? l : []))
+    .filter(isObj)
+  const entry = statuses.find((c) => c['name'] === container)
+  const running =
+    entry !== undefined
+      ? isObj(entry['state']) && isObj(entry['state']['running'])
+      : namesOf(spec['containers']).includes(container)
+  return st['phase'] === 'Running' && running ? undefined : new KubeletFail(container)
+}
+
+/**
+ * Every check a `pods/exec` request passes before its command runs, in the real order: RBAC (403, see
+ * execVerbs; `method` GET is a WebSocket client's), the pod (404), the container (400; omitted, the
+ * pod's only container, else 400 naming them — kubectl and the adapter pick one themselves), a node
+ * (400), then the kubelet's running container (KubeletFail). Throws HttpFail; returns the container.
+ */
+export function execPreflight(
+  store: KubeStore,
+  user: UserInfo,
+  ns: string,
+  pod: string,
+  container?: string,
+  method: 'GET' | 'POST' = 'GET',
+): {container: string} {
+  const r = execApiserverChecks(store, user, ns, pod, container, method)
+  const k = kubeletCheck(r.pod, r.container)
+  if (k !== undefined) throw k
+  return {container: r.container}
 }
 
 function encodeContinue(rv: string, last: string): string {
@@ -574,25 +748,7 @@ export async function startApiServer(
       res.end(text)
     }
     try {
-      const auth = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')
-      const authUser = auth ? store.tokens.get(auth[1] as string) : undefined
-      if (authUser === undefined) throw new HttpFail(statusObject(401, 'Unauthorized', 'Unauthorized'))
-      let user = authUser
-      const imp = req.headers['impersonate-user']
-      if (typeof imp === 'string' && imp !== '') {
-        const sa = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(imp)
-        const a: AccessAttributes = sa
-          ? {
-              verb: 'impersonate',
-              resource: 'serviceaccounts',
-              namespace: sa[1] as string,
-              name: sa[2] as string,
-            }
-          : {verb: 'impersonate', resource: 'users', name: imp}
-        if (!store.authorize(authUser, a).allowed) throw new HttpFail(forbidden(authUser.username, a))
-        const g = req.headers['impersonate-group']
-        user = {username: imp, groups: groupsOf(imp, g === undefined ? [] : Array.isArray(g) ? g : [g])}
-      }
+      const user = authenticate(req)
       rec.user = user.username
       send(200, route(rec, body, user))
     } catch (e) {
@@ -602,8 +758,185 @@ export async function startApiServer(
     }
   }
 
+  /** Bearer token (401), then impersonation (403 unless the caller may impersonate). */
+  function authenticate(req: IncomingMessage): UserInfo {
+    const auth = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')
+    const authUser = auth ? store.tokens.get(auth[1] as string) : undefined
+    if (authUser === undefined) throw new HttpFail(statusObject(401, 'Unauthorized', 'Unauthorized'))
+    const imp = req.headers['impersonate-user']
+    if (typeof imp !== 'string' || imp === '') return authUser
+    const sa = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(imp)
+    const a: AccessAttributes = sa
+      ? {verb: 'impersonate', resource: 'serviceaccounts', namespace: sa[1] as string, name: sa[2] as string}
+      : {verb: 'impersonate', resource: 'users', name: imp}
+    if (!store.authorize(authUser, a).allowed) throw new HttpFail(forbidden(authUser.username, a))
+    const g = req.headers['impersonate-group']
+    return {username: imp, groups: groupsOf(imp, g === undefined ? [] : Array.isArray(g) ? g : [g])}
+  }
+
   function need(user: UserInfo, a: AccessAttributes): void {
     if (!store.authorize(user, a).allowed) throw new HttpFail(forbidden(user.username, a))
+  }
+
+  // -------------------------------------------------------------------------------------------------
+  // pods/exec over WebSocket
+
+  const wss = new WebSocketServer({
+    noServer: true,
+    perMessageDeflate: false,
+    // The translator (v5) wins whenever the client offers v5; otherwise the kubelet's v4.
+    handleProtocols: (offered: Set<string>) => (offered.has(V5) ? V5 : offered.has(V4) ? V4 : false),
+  })
+  const running = new Set<AbortController>()
+
+  function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = new URL(req.url ?? '/', 'https://127.0.0.1')
+    const rec: RecordedRequest = {method: req.method ?? 'GET', path: url.pathname, query: url.searchParams}
+    requests.push(rec)
+    try {
+      const user = authenticate(req)
+      rec.user = user.username
+      const mm = EXEC_PATH.exec(url.pathname)
+      const method = rec.method
+      if (mm === null || (method !== 'GET' && method !== 'POST')) throw new HttpFail(pathNotFound())
+      const ns = decodeURIComponent(mm[1] as string)
+      const name = decodeURIComponent(mm[2] as string)
+      const q = url.searchParams
+      const {container, pod} = execApiserverChecks(
+        store,
+        user,
+        ns,
+        name,
+        q.get('container') ?? undefined,
+        method,
+      )
+      const upgrade = (req.headers.upgrade ?? '').toLowerCase()
+      if (upgrade !== 'websocket')
+        throw new HttpFail(
+          statusObject(
+            400,
+            'BadRequest',
+            upgrade.startsWith('spdy/')
+              ? `this test API server does not speak ${req.headers.upgrade}: exec needs a WebSocket (${V5} or ${V4})`
+              : 'Upgrade request required',
+          ),
+        )
+      const offered = (req.headers['sec-websocket-protocol'] ?? '')
+        .split(',')
+        .map((x) => x.trim())
+        .filter((x) => x !== '')
+      const protocol = offered.includes(V5) ? V5 : offered.includes(V4) ? V4 : undefined
+      const kubelet = kubeletCheck(pod, container)
+      if (protocol !== V5) {
+        // Proxied to the kubelet: its container lookup answers first, then its WebSocket handshake.
+        if (kubelet !== undefined) return rawReply(socket, 500, kubelet.text, 'text/plain; charset=utf-8')
+        if (protocol === undefined)
+          return rawReply(
+            socket,
+            403,
+            `requested protocol(s) are not supported: [${offered.join(' ')}]; supports [${V4}]`,
+          )
+      }
+      const flag = (k: string): boolean => q.get(k) === 'true' || q.get(k) === '1'
+      const session: ExecSession = {
+        protocol: protocol as string,
+        request: {namespace: ns, pod: name, container, command: q.getAll('command'), user: user.username},
+        stdin: flag('stdin'),
+        stdout: flag('stdout'),
+        stderr: flag('stderr'),
+        tty: flag('tty'),
+      }
+      if (kubelet !== undefined) session.fail = kubelet
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        void runSession(ws, session)
+      })
+    } catch (e) {
+      const st =
+        e instanceof HttpFail
+          ? e.status
+          : statusObject(500, 'InternalError', `Internal error occurred: ${String(e)}`)
+      rawReply(socket, st.code, JSON.stringify(st), 'application/json')
+    }
+  }
+
+  async function runSession(ws: WebSocket, x: ExecSession): Promise<void> {
+    const send = (channel: number, data: Buffer): void => {
+      if (ws.readyState !== ws.OPEN) return
+      // Frames of at most MAX_FRAME bytes, channel byte included, so clients must reassemble.
+      for (let off = 0; off < data.length; off += MAX_FRAME - 1)
+        ws.send(Buffer.concat([Buffer.from([channel]), data.subarray(off, off + MAX_FRAME - 1)]), {
+          binary: true,
+        })
+    }
+    const finish = (status: ExecChannelStatus): void => {
+      send(3, Buffer.from(JSON.stringify(status)))
+      if (ws.readyState === ws.OPEN) ws.close(1000)
+    }
+    // As both servers do: an empty frame on the lowest writable channel says the streams are up.
+    ws.send(Buffer.from([x.stdout ? 1 : x.stderr ? 2 : 3]), {binary: true})
+    if (x.fail !== undefined) {
+      const inner = x.fail.status.message.replace(/^Internal error occurred: /, '')
+      return finish(internalError(inner))
+    }
+    const stdin: Buffer[] = []
+    let closed = false
+    await new Promise<void>((resolve) => {
+      ws.on('close', () => {
+        closed = true
+        resolve()
+      })
+      if (!x.stdin) return resolve()
+      ws.on('message', (data: Buffer, isBinary: boolean) => {
+        if (!isBinary || data.length === 0) return
+        if (data[0] === 0) stdin.push(data.subarray(1))
+        else if (data[0] === 255 && x.protocol === V5 && data[1] === 0) resolve()
+      })
+    })
+    const handler = store.execHandler
+    if (handler === undefined)
+      return finish({
+        metadata: {},
+        status: 'Failure',
+        message: 'no exec handler',
+        reason: 'InternalError',
+        code: 500,
+      })
+    const ac = new AbortController()
+    running.add(ac)
+    ws.on('close', () => ac.abort())
+    if (closed) ac.abort()
+    const req: ExecRequest = {...x.request, signal: ac.signal}
+    if (x.stdin) req.stdin = Buffer.concat(stdin).toString('utf8')
+    let outcome: ExecOutcome
+    try {
+      outcome = await handler(req)
+    } catch (e) {
+      return finish(internalError(e instanceof Error ? e.message : String(e)))
+    } finally {
+      running.delete(ac)
+    }
+    if ('notFound' in outcome) {
+      const inner = `error executing command in container: ${runtimeStartError(outcome.notFound)}`
+      return finish(
+        x.protocol === V5 ? internalError(`Internal error occurred: ${inner}`) : internalError(inner),
+      )
+    }
+    if (x.stdout) send(1, Buffer.from(outcome.stdout))
+    if (x.tty && x.stdout) send(1, Buffer.from(outcome.stderr))
+    else if (x.stderr) send(2, Buffer.from(outcome.stderr))
+    if (outcome.exitCode === 0) return finish({metadata: {}, status: 'Success'})
+    // v4 carries containerd's CodeExitError text; v5 the translator's re-wrap of client-go's.
+    const why =
+      x.protocol === V5
+        ? `command terminated with exit code ${outcome.exitCode}`
+        : `error executing command [${x.request.command.join(' ')}], exit code ${outcome.exitCode}`
+    finish({
+      metadata: {},
+      status: 'Failure',
+      message: `command terminated with non-zero exit code: ${why}`,
+      reason: 'NonZeroExitCode',
+      details: {causes: [{reason: 'ExitCode', message: String(outcome.exitCode)}]},
+    })
   }
 
   function list(kind: string, apiVersion: string, items: KubeObject[], extra: Obj = {}): Obj {
@@ -753,21 +1086,36 @@ export async function startApiServer(
 
     // RBAC objects
     mm =
-      /^\/apis\/rbac\.authorization\.k8s\.io\/v1\/(?:namespaces\/([^/]+)\/(rolebindings)|(clusterroles|clusterrolebindings))$/.exec(
+      /^\/apis\/rbac\.authorization\.k8s\.io\/v1\/(?:namespaces\/([^/]+)\/(rolebindings|roles)|(clusterroles|clusterrolebindings))$/.exec(
         p,
       )
     if (m === 'GET' && mm) {
       const group = 'rbac.authorization.k8s.io'
       const ns = mm[1] !== undefined ? decodeURIComponent(mm[1]) : undefined
-      const resource = (mm[2] ?? mm[3]) as 'clusterroles' | 'clusterrolebindings' | 'rolebindings'
+      const resource = (mm[2] ?? mm[3]) as RbacResource
       need(user, {verb: 'list', resource, group, ...(ns !== undefined ? {namespace: ns} : {})})
-      const kind =
-        resource === 'clusterroles'
-          ? 'ClusterRoleList'
-          : resource === 'clusterrolebindings'
-            ? 'ClusterRoleBindingList'
-            : 'RoleBindingList'
+      const kind = {
+        clusterroles: 'ClusterRoleList',
+        clusterrolebindings: 'ClusterRoleBindingList',
+        rolebindings: 'RoleBindingList',
+        roles: 'RoleList',
+      }[resource]
       return list(kind, `${group}/v1`, store.rbacList(resource, ns))
+    }
+
+    // exec without an upgrade: the API server's checks, then the proxy's refusal
+    mm = EXEC_PATH.exec(p)
+    if ((m === 'GET' || m === 'POST') && mm) {
+      const container = q.get('container') ?? undefined
+      execApiserverChecks(
+        store,
+        user,
+        decodeURIComponent(mm[1] as string),
+        decodeURIComponent(mm[2] as string),
+        container,
+        m,
+      )
+      throw new HttpFail(statusObject(400, 'BadRequest', 'Upgrade request required'))
     }
 
     // access reviews
@@ -854,6 +1202,10 @@ export async function startApiServer(
   const server: Server = createServer({cert: tls.cert, key: tls.key}, (req, res) => {
     void handler(req, res)
   })
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => undefined)
+    onUpgrade(req, socket, head)
+  })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const port = (server.address() as AddressInfo).port
   const url = `https://127.0.0.1:${port}`
@@ -893,6 +1245,8 @@ export async function startApiServer(
     },
     close: () =>
       new Promise<void>((resolve) => {
+        for (const ac of running) ac.abort()
+        for (const ws of wss.clients) ws.terminate()
         server.close(() => resolve())
         server.closeAllConnections()
       }),
@@ -961,6 +1315,57 @@ function nodeTable(meta: Obj, items: KubeObject[]): Obj {
       object: {kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: n.metadata},
     })),
   }
+}
+
+const V5 = 'v5.channel.k8s.io'
+const V4 = 'v4.channel.k8s.io'
+const MAX_FRAME = 32 * 1024
+const EXEC_PATH = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/exec$/
+
+interface ExecSession {
+  protocol: string
+  request: ExecRequest
+  stdin: boolean
+  stdout: boolean
+  stderr: boolean
+  tty: boolean
+  fail?: KubeletFail
+}
+
+/** metav1.Status as json.Marshal writes it on the error channel (no kind/apiVersion, Go field order). */
+interface ExecChannelStatus {
+  metadata: Record<string, never>
+  status: 'Success' | 'Failure'
+  message?: string
+  reason?: string
+  details?: {causes: {reason?: string; message: string}[]}
+  code?: number
+}
+
+/** apierrors.NewInternalError(err). */
+const internalError = (err: string): ExecChannelStatus => ({
+  metadata: {},
+  status: 'Failure',
+  message: `Internal error occurred: ${err}`,
+  reason: 'InternalError',
+  details: {causes: [{message: err}]},
+  code: 500,
+})
+
+/** containerd + runc refusing to start a binary the image does not have. */
+function runtimeStartError(bin: string): string {
+  const why = bin.includes('/')
+    ? `stat ${bin}: no such file or directory`
+    : `executable file not found in $PATH`
+  return `failed to exec in container: failed to start exec "${randomBytes(32).toString('hex')}": OCI runtime exec failed: exec failed: unable to start container process: exec: "${bin}": ${why}: unknown`
+}
+
+/** An HTTP answer on a socket that asked for an upgrade (and does not get it). */
+function rawReply(socket: Duplex, code: number, body: string, type?: string): void {
+  const head = [`HTTP/1.1 ${code} ${STATUS_CODES[code] ?? ''}`]
+  if (type !== undefined) head.push(`Content-Type: ${type}`)
+  head.push(`Content-Length: ${Buffer.byteLength(body)}`, 'Connection: close', '', '')
+  socket.end(head.join('\r\n') + body)
 }
 
 const pathNotFound = (): KubeStatus =>

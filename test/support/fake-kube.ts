@@ -10,6 +10,8 @@ import {
   type KubeStatus,
 } from '../../src/k8s/client.js'
 import {
+  execPreflight,
+  kubectlDefaultContainer,
   forbidden,
   groupsOf,
   KubeStore,
@@ -168,6 +170,52 @@ export function fakeKubeClient(store: KubeStore, opts: FakeKubeOptions = {}): Fa
         namespace: ns,
       })
       return store.rbacList('rolebindings', ns)
+    },
+    async listRoles(ns) {
+      enter(`listRoles ${ns}`, {verb: 'list', resource: 'roles', group: RBAC_GROUP, namespace: ns})
+      return store.rbacList('roles', ns)
+    },
+    async exec(ns, pod, command, eo = {}) {
+      enter(`exec ${ns}/${pod} ${command.join(' ')}`, undefined)
+      let container: string
+      try {
+        const p = store.pods.get(`${ns}/${pod}`)
+        const want = eo.container ?? (p === undefined ? undefined : kubectlDefaultContainer(p))
+        container = execPreflight(store, user, ns, pod, want).container
+      } catch (e) {
+        const st = (e as {status?: KubeStatus}).status
+        if (st !== undefined) throw fail(st)
+        throw e
+      }
+      const handler = store.execHandler
+      if (handler === undefined) throw new Error('the test store has no execHandler')
+      const run = handler({namespace: ns, pod, container, command: [...command], user: user.username})
+      const r =
+        eo.timeoutMs === undefined
+          ? await run
+          : await Promise.race([
+              run,
+              new Promise<never>((_, reject) =>
+                setTimeout(
+                  () =>
+                    reject(
+                      new KubeError(
+                        'timeout',
+                        `exec in pod ${ns}/${pod}: ${command.join(' ')} did not finish within ${eo.timeoutMs} ms`,
+                      ),
+                    ),
+                  eo.timeoutMs,
+                ).unref(),
+              ),
+            ])
+      if ('notFound' in r)
+        return {
+          stdout: '',
+          stderr: `Internal error occurred: error executing command in container: failed to exec in container: OCI runtime exec failed: exec failed: unable to start container process: exec: "${r.notFound}": executable file not found in $PATH: unknown`,
+          exitCode: 127,
+          started: false,
+        }
+      return {...r, started: true}
     },
     async selfSubjectAccessReview(attrs) {
       enter('selfSubjectAccessReview', undefined)

@@ -1,10 +1,16 @@
 // Fidelity of the test API server: the real kubectl on this machine must read it as a cluster.
 import assert from 'node:assert/strict'
 import {execFile, execFileSync} from 'node:child_process'
+import {readFileSync} from 'node:fs'
 import {after, before, describe, it} from 'node:test'
 
-import {hasOpenssl, startApiServer, type TestApiServer} from '../../support/apiserver.js'
-import {ADMIN_TOKEN, FLANNEL_SA, nodeName, seedStore} from './seed.js'
+import {hasOpenssl, startApiServer, type ExecRequest, type TestApiServer} from '../../support/apiserver.js'
+import {podSimHandler} from '../../support/pod-sim.js'
+import {ADMIN_TOKEN, FLANNEL_SA, nodeName, seedConfigReader, seedExec, seedStore} from './seed.js'
+
+const FIXTURES = new URL('../../fixtures/outputs/', import.meta.url).pathname
+const SUBNET_ENV = `${FIXTURES}subnet-env/flannel-1437-worker.env`
+const CONFLIST = `${FIXTURES}cni/10-flannel.conflist`
 
 function hasKubectl(): boolean {
   try {
@@ -45,8 +51,21 @@ describe('kubectl against the test API server', {skip}, () => {
       )
     })
 
+  const execs: ExecRequest[] = []
+
   before(async () => {
-    srv = await startApiServer(seedStore(5))
+    const store = seedExec(seedStore(5))
+    // kube-flannel pods as the kubelet would run them: their mounts, an image with cat and ls only.
+    const mounts = {'/run/flannel/subnet.env': SUBNET_ENV, '/etc/cni/net.d/10-flannel.conflist': CONFLIST}
+    const sim = podSimHandler({
+      'kube-flannel/kube-flannel-ds-7xk2p': {mounts, tools: ['cat', 'ls']},
+      'kube-flannel/flannel-debug': {mounts, tools: ['cat', 'ls']},
+    })
+    store.execHandler = (r) => {
+      execs.push(r)
+      return sim(r)
+    }
+    srv = await startApiServer(store)
     kubeconfig = srv.writeKubeconfig(ADMIN_TOKEN)
   })
   after(async () => {
@@ -149,5 +168,165 @@ describe('kubectl against the test API server', {skip}, () => {
       fb.stderr,
       /Error from server \(Forbidden\): configmaps "kube-flannel-cfg" is forbidden: User "system:serviceaccount:kube-flannel:flannel" cannot get resource "configmaps" in API group "" in the namespace "kube-flannel"/,
     )
+  })
+
+  it('kubectl exec runs the command in the pod and prints its stdout', async () => {
+    const before = srv.requests.length
+    const r = await kubectl([
+      'exec',
+      'kube-flannel-ds-7xk2p',
+      '-n',
+      'kube-flannel',
+      '--',
+      'cat',
+      '/run/flannel/subnet.env',
+    ])
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(r.stdout, readFileSync(SUBNET_ENV, 'utf8'))
+    assert.equal(r.stderr, '')
+    // kubectl 1.32 speaks WebSocket: one GET upgrade, the container it chose, the argv as given.
+    const ex = srv.requests.slice(before).filter((q) => q.path.endsWith('/exec'))
+    assert.deepEqual(
+      ex.map((q) => [q.method, q.query.get('container'), q.query.getAll('command')]),
+      [['GET', 'kube-flannel', ['cat', '/run/flannel/subnet.env']]],
+    )
+    assert.equal(execs.at(-1)?.user, 'kubernetes-admin')
+  })
+
+  it('kubectl exec exits with the command’s exit code', async () => {
+    const r = await kubectl([
+      'exec',
+      'kube-flannel-ds-7xk2p',
+      '-n',
+      'kube-flannel',
+      '--',
+      'ls',
+      '/run/flannel/missing',
+    ])
+    assert.equal(r.code, 2)
+    assert.equal(r.stdout, '')
+    assert.equal(
+      r.stderr,
+      "ls: cannot access '/run/flannel/missing': No such file or directory\ncommand terminated with exit code 2\n",
+    )
+  })
+
+  it('kubectl exec of a binary the image lacks prints the runtime error', async () => {
+    const r = await kubectl([
+      'exec',
+      'kube-flannel-ds-7xk2p',
+      '-n',
+      'kube-flannel',
+      '--',
+      'ethtool',
+      '-k',
+      'flannel.1',
+    ])
+    assert.notEqual(r.code, 0)
+    assert.match(
+      r.stderr,
+      /^error: Internal error occurred: Internal error occurred: error executing command in container: failed to exec in container: failed to start exec "[0-9a-f]{64}": OCI runtime exec failed: exec failed: unable to start container process: exec: "ethtool": executable file not found in \$PATH: unknown\n$/,
+    )
+  })
+
+  it('kubectl exec defaults to the first container and into a pod whose container is not running fails', async () => {
+    const r = await kubectl([
+      'exec',
+      'flannel-debug',
+      '-n',
+      'kube-flannel',
+      '--',
+      'cat',
+      '/etc/cni/net.d/10-flannel.conflist',
+    ])
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(r.stdout, readFileSync(CONFLIST, 'utf8'))
+    assert.match(
+      r.stderr,
+      /Defaulted container "kube-flannel" out of: kube-flannel, debug, install-cni \(init\)/,
+    )
+    assert.equal(execs.at(-1)?.container, 'kube-flannel')
+    const p = await kubectl([
+      'exec',
+      'kube-flannel-ds-pending',
+      '-n',
+      'kube-flannel',
+      '-c',
+      'kube-flannel',
+      '--',
+      'ls',
+    ])
+    assert.notEqual(p.code, 0)
+    assert.equal(
+      p.stderr,
+      'error: Internal error occurred: unable to upgrade connection: container not found ("kube-flannel")\n',
+    )
+  })
+
+  it('kubectl exec without pods/exec prints the Forbidden Status and fails', async () => {
+    const n = execs.length
+    const r = await kubectl([
+      `--as=${FLANNEL_SA}`,
+      'exec',
+      'kube-flannel-ds-7xk2p',
+      '-n',
+      'kube-flannel',
+      '--',
+      'cat',
+      '/run/flannel/subnet.env',
+    ])
+    assert.notEqual(r.code, 0)
+    assert.equal(r.stdout, '')
+    // The WebSocket GET is refused (`get`), kubectl falls back to SPDY's POST, refused too (`create`).
+    assert.match(
+      r.stderr,
+      /Error from server \(Forbidden\): pods "kube-flannel-ds-7xk2p" is forbidden: User "system:serviceaccount:kube-flannel:flannel" cannot create resource "pods\/exec" in API group "" in the namespace "kube-flannel"/,
+    )
+    assert.equal(execs.length, n)
+  })
+
+  it('kubectl auth can-i follows a namespaced Role and its RoleBinding', async () => {
+    const args = (verb: string, ns: string): string[] => [
+      'auth',
+      'can-i',
+      `--as=${FLANNEL_SA}`,
+      verb,
+      'configmaps',
+      '-n',
+      ns,
+    ]
+    const before = await kubectl(args('get', 'kube-flannel'))
+    assert.deepEqual([before.stdout.trim(), before.code], ['no', 1])
+    seedConfigReader(srv.store)
+    try {
+      const yes = await kubectl(args('get', 'kube-flannel'))
+      assert.deepEqual([yes.stdout.trim(), yes.code], ['yes', 0], yes.stderr)
+      // `list` is only in the kube-system Role of the same name; and the grant stops at the namespace.
+      const list = await kubectl(args('list', 'kube-flannel'))
+      assert.deepEqual([list.stdout.trim(), list.code], ['no', 1])
+      const other = await kubectl(args('get', 'kube-system'))
+      assert.deepEqual([other.stdout.trim(), other.code], ['no', 1])
+    } finally {
+      srv.store.roles.delete('kube-flannel/flannel-cfg-reader')
+      srv.store.roles.delete('kube-system/flannel-cfg-reader')
+      srv.store.roleBindings.delete('kube-flannel/flannel-cfg-reader')
+    }
+  })
+
+  it('kubectl get roles -n NS -o json lists the namespace’s Roles', async () => {
+    const r = await kubectl(['get', 'roles', '-n', 'kube-flannel', '-o', 'json'])
+    assert.equal(r.code, 0, r.stderr)
+    const out = JSON.parse(r.stdout) as {
+      kind: string
+      items: {kind: string; apiVersion: string; metadata: {name: string}; rules: unknown}[]
+    }
+    assert.equal(out.kind, 'List')
+    assert.deepEqual(
+      out.items.map((i) => [i.kind, i.apiVersion, i.metadata.name, i.rules]),
+      [...srv.store.roles.values()]
+        .filter((x) => x.metadata.namespace === 'kube-flannel')
+        .map((x) => ['Role', 'rbac.authorization.k8s.io/v1', x.metadata.name, x.rules]),
+    )
+    assert.ok(out.items.length > 0)
   })
 })

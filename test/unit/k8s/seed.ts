@@ -94,3 +94,77 @@ export function seedStore(nodes: number): KubeStore {
   )
   return s
 }
+
+export const DEBUGGER_TOKEN = 'debugger-token-7'
+export const DEBUGGER = 'debugger'
+
+/**
+ * Exec targets on top of seedStore: a multi-container pod, a pod whose container is not running yet,
+ * and a user `debugger` who may exec in kube-flannel only, through a namespaced Role (verbs `get` for
+ * the WebSocket upgrade, `create` for SPDY and for 1.35+ servers).
+ */
+export function seedExec(s: KubeStore): KubeStore {
+  s.addToken(DEBUGGER_TOKEN, DEBUGGER)
+  s.addRole({
+    metadata: {name: 'pod-exec', namespace: 'kube-flannel'},
+    rules: [
+      {apiGroups: [''], resources: ['pods'], verbs: ['get', 'list']},
+      {apiGroups: [''], resources: ['pods/exec'], verbs: ['get', 'create']},
+    ],
+  })
+  s.addRoleBinding({
+    metadata: {name: 'debugger-exec', namespace: 'kube-flannel'},
+    roleRef: {kind: 'Role', name: 'pod-exec'},
+    subjects: [{kind: 'User', name: DEBUGGER}],
+  })
+  s.addPod('kube-flannel', {
+    metadata: {name: 'flannel-debug', labels: {app: 'flannel-debug'}},
+    spec: {
+      nodeName: nodeName(0),
+      initContainers: [{name: 'install-cni'}],
+      containers: [{name: 'kube-flannel'}, {name: 'debug'}],
+    },
+    status: {
+      phase: 'Running',
+      containerStatuses: [
+        {name: 'kube-flannel', state: {running: {startedAt: '2025-01-01T00:00:10Z'}}},
+        {name: 'debug', state: {running: {startedAt: '2025-01-01T00:00:10Z'}}},
+      ],
+    },
+  })
+  s.addPod('kube-flannel', {
+    metadata: {name: 'kube-flannel-ds-pending', labels: {app: 'flannel', tier: 'node'}},
+    spec: {
+      nodeName: nodeName(2),
+      initContainers: [{name: 'install-cni-plugin'}, {name: 'install-cni'}],
+      containers: [{name: 'kube-flannel', image: 'ghcr.io/flannel-io/flannel:v0.28.9'}],
+    },
+    status: {
+      phase: 'Pending',
+      containerStatuses: [{name: 'kube-flannel', state: {waiting: {reason: 'PodInitializing'}}}],
+    },
+  })
+  return s
+}
+
+/**
+ * A namespaced Role that lets flannel's ServiceAccount read ConfigMaps in kube-flannel, bound by a
+ * RoleBinding whose subject leaves the namespace out (it defaults to the binding's). A Role of the same
+ * name in kube-system grants `list` too: a RoleBinding must resolve its Role in its own namespace.
+ */
+export function seedConfigReader(s: KubeStore): KubeStore {
+  s.addRole({
+    metadata: {name: 'flannel-cfg-reader', namespace: 'kube-flannel'},
+    rules: [{apiGroups: [''], resources: ['configmaps'], verbs: ['get']}],
+  })
+  s.addRole({
+    metadata: {name: 'flannel-cfg-reader', namespace: 'kube-system'},
+    rules: [{apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list']}],
+  })
+  s.addRoleBinding({
+    metadata: {name: 'flannel-cfg-reader', namespace: 'kube-flannel'},
+    roleRef: {kind: 'Role', name: 'flannel-cfg-reader'},
+    subjects: [{kind: 'ServiceAccount', name: 'flannel'}],
+  })
+  return s
+}

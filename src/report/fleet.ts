@@ -1,0 +1,154 @@
+/**
+ * Several nodes' reports as one picture: a table of nodes × the checks that failed anywhere, then each
+ * distinct finding once with the nodes it holds for ("all 40 nodes" for a cluster-wide one), so a fault
+ * shared by every node reads as one line and an odd node stands out. Used by `doctor --all-nodes` and
+ * `lab doctor`.
+ */
+import Table from 'cli-table3'
+import type {ChalkInstance} from 'chalk'
+
+import type {Status} from '../checks/types.js'
+import type {DoctorReport} from '../engine/doctor.js'
+import type {FleetReport} from '../engine/fleet.js'
+import {renderReport} from './render.js'
+import {colourLevel, makeChalk, MARK, paint} from './style.js'
+
+type Stream = {isTTY?: boolean; columns?: number}
+
+export const FAILING: readonly Status[] = ['error', 'warning', 'unknown']
+
+const plain = (): Table.Table =>
+  new Table({
+    style: {head: [], border: [], 'padding-left': 1, 'padding-right': 1},
+    chars: {mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': ''},
+  })
+
+export const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`
+
+export interface MatrixRow {
+  node: string
+  /** Cells after the node name (e.g. how it was reached). */
+  extra: string[]
+  report: DoctorReport
+}
+
+/** The nodes × failing-checks table. */
+export function nodeMatrix(
+  c: ChalkInstance,
+  rows: readonly MatrixRow[],
+  failing: readonly string[],
+  extraHeads: string[],
+): string {
+  const tb = plain()
+  tb.push(
+    ['node', ...extraHeads, 'result', 'ok', 'error', 'warning', 'unknown', ...failing].map((h) => c.dim(h)),
+  )
+  for (const r of rows) {
+    const rep = r.report
+    const res = rep.result === 'healthy' ? 'ok' : rep.result === 'failed' ? 'error' : 'unknown'
+    const cells = failing.map((id) => {
+      const st = rep.checks.find((x) => x.id === id)?.status
+      return st && FAILING.includes(st) ? paint(c, st, MARK[st]) : st === undefined ? '' : c.dim(MARK[st])
+    })
+    const s = rep.summary
+    tb.push(
+      [r.node, ...r.extra, paint(c, res, rep.result), s.ok, s.error, s.warning, s.unknown, ...cells].map(
+        String,
+      ),
+    )
+  }
+  return tb.toString()
+}
+
+/** Each distinct failing finding once, with the nodes it was found on (catalogue order, worst first). */
+export function groupedFindings(c: ChalkInstance, rows: readonly MatrixRow[]): string[] {
+  const groups = new Map<
+    string,
+    {status: Status; id: string; message: string; hint?: string; nodes: string[]}
+  >()
+  for (const r of rows)
+    for (const ch of r.report.checks.filter((x) => FAILING.includes(x.status))) {
+      const f = ch.findings.find((x) => x.status === ch.status)
+      const message = f?.message ?? ch.title
+      const key = `${ch.id}\u0000${ch.status}\u0000${message}`
+      let g = groups.get(key)
+      if (g === undefined) {
+        g = {status: ch.status, id: ch.id, message, nodes: []}
+        if (f?.hint !== undefined) g.hint = f.hint
+        groups.set(key, g)
+      }
+      g.nodes.push(r.node)
+    }
+  const out: string[] = []
+  for (const g of groups.values()) {
+    const where =
+      rows.length > 1 && g.nodes.length === rows.length
+        ? `all ${rows.length} nodes`
+        : g.nodes.length > 4
+          ? `${g.nodes.slice(0, 4).join(', ')} and ${g.nodes.length - 4} more`
+          : g.nodes.join(', ')
+    out.push(`${paint(c, g.status, MARK[g.status])} ${c.bold(g.id)} (${where}): ${g.message}`)
+    if (g.hint !== undefined) out.push(c.dim(`    ${g.hint}`))
+  }
+  return out
+}
+
+export function verdictLine(
+  c: ChalkInstance,
+  r: {result: DoctorReport['result']; failOn: string; exitCode: number; summary: DoctorReport['summary']},
+  nodes: number,
+): string {
+  const sum = r.summary
+  const what =
+    r.result === 'failed'
+      ? paint(c, 'error', `FAILED (findings at or above ${r.failOn})`)
+      : r.result === 'incomplete'
+        ? paint(c, 'unknown', 'INCOMPLETE (some evidence could not be looked at)')
+        : paint(c, 'ok', 'HEALTHY')
+  return `${plural(nodes, 'node')}: ${sum.ok} ok, ${sum.error} errors, ${sum.warning} warnings, ${sum.unknown} unknown, ${sum.skip} skipped — ${what}, exit ${r.exitCode}`
+}
+
+export function renderFleet(r: FleetReport, opts: {verbose?: boolean; stream?: Stream} = {}): string {
+  const stream = opts.stream ?? process.stdout
+  const c = makeChalk(colourLevel(stream))
+  const how =
+    r.selection.mode === 'all'
+      ? 'every node'
+      : r.selection.mode === 'sample'
+        ? `a sample of ${r.selection.chosen}`
+        : plural(r.selection.chosen, 'named node')
+  const out: string[] = [
+    c.bold(
+      `flannelctl doctor — ${how} of ${plural(r.selection.clusterNodes, 'node')} (${r.origin}${r.namespace ? `, flannel in ${r.namespace}` : ''})`,
+    ),
+  ]
+  for (const n of r.notes) out.push(paint(c, 'unknown', `${MARK.unknown} ${n}`))
+  out.push('')
+  const rows: MatrixRow[] = r.nodes.map((n) => ({
+    node: n.node,
+    extra: [n.access === 'exec' ? 'exec' : n.access === 'timeout' ? c.yellow('timeout') : c.dim('api only')],
+    report: n.report,
+  }))
+  out.push(nodeMatrix(c, rows, r.failing, ['via']))
+  const chosen = r.nodes.filter((n) => n.chosen !== undefined)
+  if (chosen.length > 0) {
+    out.push('', 'why these nodes:')
+    for (const n of chosen) out.push(`  ${n.node}: ${n.chosen as string}`)
+  }
+  const unreached = r.nodes.filter(
+    (n) => n.access !== 'exec' && n.note !== undefined && !r.notes.includes(n.note),
+  )
+  if (unreached.length > 0) {
+    out.push('', 'node checks not run:')
+    for (const n of unreached) out.push(`  ${n.node}: ${n.note as string}`)
+  }
+  if (r.failing.length === 0) out.push('', 'No check failed or was left unknown on any node.')
+  else if (!opts.verbose) {
+    out.push('', ...groupedFindings(c, rows), '', c.dim(`--verbose shows every node's evidence and fixes`))
+  }
+  if (opts.verbose)
+    for (const n of r.nodes)
+      out.push('', renderReport(n.report, 'table', {verbose: true, command: 'doctor', stream}).trimEnd())
+  out.push('', verdictLine(c, r, r.nodes.length))
+  return out.join('\n') + '\n'
+}
