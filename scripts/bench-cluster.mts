@@ -1,19 +1,28 @@
 #!/usr/bin/env -S npx tsx
-// Benchmark "cluster checks at scale": the HTTPS test API server (test/support/apiserver.ts) seeded with
-// 1,000 / 5,000 / 10,000 realistic flannel nodes (kubeadm-style labels and annotations, flannel's four
-// annotations, podCIDRs, addresses, conditions, nodeInfo) and one kube-flannel pod per node, then
-// `node bin/run.js doctor --kubeconfig K --only kube --json` against it, measuring the doctor process's
-// wall time and peak RSS (/usr/bin/time -v when present, else VmHWM polled from /proc/PID/status).
-// The server runs in this process, so its own JSON encoding is part of the wall time (as a real API
-// server's would be). Reported with the machine; never asserted in tests.
+// Benchmarks against the HTTPS test API server (test/support/apiserver.ts), which runs in this process, so
+// its own JSON encoding and exec sessions are part of the wall time (as a real API server's would be).
+// Each measures the doctor process's wall time and peak RSS (/usr/bin/time -v when present, else VmHWM
+// polled from /proc/PID/status). Reported with the machine; never asserted in tests.
+//
+// 1. Cluster checks at scale: the server seeded with 1,000 / 5,000 / 10,000 realistic flannel nodes
+//    (kubeadm-style labels and annotations, flannel's four annotations, podCIDRs, addresses, conditions,
+//    nodeInfo) and one kube-flannel pod per node, then `node bin/run.js doctor --kubeconfig K --only kube
+//    --json` against it.
+// 2. doctor --all-nodes: 100 of those nodes, each pod answering exec with the healthy-vxlan-cluster bundle
+//    (test/support/bundle-pod.ts, 5 ms per exec for the round trip to a kubelet), then `node bin/run.js
+//    doctor --all-nodes --concurrency 10 --kubeconfig K --json` (and once at concurrency 1); the run fails
+//    unless the report has 100 nodes, every one reached by exec.
 // Usage: npm run build && npx tsx scripts/bench-cluster.mts [--runs N] [--sizes 1000,5000,10000]
+//        [--all-nodes-only]   (default: both parts)
 import {spawn} from 'node:child_process'
 import {existsSync, readFileSync} from 'node:fs'
 import {cpus, release, totalmem} from 'node:os'
 import {dirname, join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
+import {readBundle} from '../src/host/bundle-reader.js'
 import {hasOpenssl, KubeStore, startApiServer} from '../test/support/apiserver.js'
+import {bundlePodHandler, type BundlePod} from '../test/support/bundle-pod.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const arg = (name: string): string | undefined => {
@@ -22,6 +31,7 @@ const arg = (name: string): string | undefined => {
 }
 const RUNS = Number(arg('--runs') ?? 3)
 const SIZES = (arg('--sizes') ?? '1000,5000,10000').split(',').map(Number)
+const ALL_NODES_ONLY = process.argv.includes('--all-nodes-only')
 const TOKEN = 'bench-admin-token'
 const NS = 'kube-flannel'
 const hex = (n: number): string => n.toString(16).padStart(2, '0')
@@ -187,29 +197,25 @@ function seed(n: number): KubeStore {
   return s
 }
 
-interface Sample {
+interface Measured {
   ms: number
   rssMiB: number
   code: number | null
-  summary: string
+  stdout: string
+  stderr: string
 }
 
-function run(kubeconfig: string): Promise<Sample> {
-  const argv = [
-    process.execPath,
-    'bin/run.js',
-    'doctor',
-    '--kubeconfig',
-    kubeconfig,
-    '--only',
-    'kube',
-    '--json',
-  ]
+/**
+ * Runs `node bin/run.js ...args` and measures its wall time and peak RSS (/usr/bin/time -v when present,
+ * else VmHWM polled from /proc/PID/status).
+ */
+function measure(args: string[]): Promise<Measured> {
+  const argv = [process.execPath, 'bin/run.js', ...args]
   const viaTime = existsSync('/usr/bin/time')
-  const [cmd, ...args] = viaTime ? ['/usr/bin/time', '-v', ...argv] : argv
+  const [cmd, ...rest] = viaTime ? ['/usr/bin/time', '-v', ...argv] : argv
   return new Promise((resolve, reject) => {
     const t = process.hrtime.bigint()
-    const child = spawn(cmd as string, args, {cwd: root, env: {...process.env, NO_COLOR: '1'}})
+    const child = spawn(cmd as string, rest, {cwd: root, env: {...process.env, NO_COLOR: '1'}})
     let out = ''
     let err = ''
     let hwmKiB = 0
@@ -231,19 +237,247 @@ function run(kubeconfig: string): Promise<Sample> {
       if (poll) clearInterval(poll)
       const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(err)
       if (m) hwmKiB = Number(m[1])
-      let summary = 'no JSON report'
-      try {
-        const r = JSON.parse(out) as {
-          summary?: Record<string, number>
-          checks?: {id: string; status: string}[]
-        }
-        summary = (r.checks ?? []).map((c) => `${c.id.replace(/^kube\./, '')}=${c.status}`).join(' ')
-      } catch {
-        summary += `: ${err.split('\n').find((l) => l.trim() !== '') ?? ''}`
-      }
-      resolve({ms, rssMiB: hwmKiB / 1024, code, summary})
+      resolve({ms, rssMiB: hwmKiB / 1024, code, stdout: out, stderr: err})
     })
   })
+}
+
+const firstLine = (text: string): string => text.split('\n').find((l) => l.trim() !== '') ?? ''
+
+interface Sample {
+  ms: number
+  rssMiB: number
+  code: number | null
+  summary: string
+}
+
+async function run(kubeconfig: string): Promise<Sample> {
+  const m = await measure(['doctor', '--kubeconfig', kubeconfig, '--only', 'kube', '--json'])
+  let summary = 'no JSON report'
+  try {
+    const r = JSON.parse(m.stdout) as {
+      summary?: Record<string, number>
+      checks?: {id: string; status: string}[]
+    }
+    summary = (r.checks ?? []).map((c) => `${c.id.replace(/^kube\./, '')}=${c.status}`).join(' ')
+  } catch {
+    summary += `: ${firstLine(m.stderr)}`
+  }
+  return {ms: m.ms, rssMiB: m.rssMiB, code: m.code, summary}
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
+
+async function clusterScale(): Promise<Record<string, unknown>[]> {
+  console.log(
+    'cluster checks at scale (doctor --kubeconfig K --only kube --json vs the HTTPS test API server)',
+  )
+  console.log(`runs: ${RUNS} per size, after one warm-up\n`)
+  const rows: {
+    nodes: number
+    median: number
+    max: number
+    rss: number
+    code: number | null
+    summary: string
+  }[] = []
+  for (const n of SIZES) {
+    const srv = await startApiServer(seed(n))
+    try {
+      const kc = srv.writeKubeconfig(TOKEN)
+      await run(kc) // warm-up (file cache, server JIT)
+      const samples: Sample[] = []
+      for (let i = 0; i < RUNS; i++) samples.push(await run(kc))
+      const last = samples[samples.length - 1] as Sample
+      rows.push({
+        nodes: n,
+        median: median(samples.map((s) => s.ms)),
+        max: Math.max(...samples.map((s) => s.ms)),
+        rss: Math.max(...samples.map((s) => s.rssMiB)),
+        code: last.code,
+        summary: last.summary,
+      })
+      const r = rows[rows.length - 1]!
+      console.log(
+        `${String(n).padStart(6)} nodes   wall median ${r.median.toFixed(0).padStart(6)} ms   max ${r.max.toFixed(0).padStart(6)} ms   peak RSS ${r.rss.toFixed(0).padStart(5)} MiB   exit ${r.code}`,
+      )
+    } finally {
+      await srv.close()
+      srv.tls.cleanup()
+    }
+  }
+  const base = rows[0]
+  if (base !== undefined) {
+    console.log('\nnodes     wall/node (ms)   wall vs first   nodes vs first')
+    for (const r of rows)
+      console.log(
+        `${String(r.nodes).padStart(6)}   ${(r.median / r.nodes).toFixed(3).padStart(13)}   ${(r.median / base.median).toFixed(2).padStart(12)}x   ${(r.nodes / base.nodes).toFixed(1).padStart(13)}x`,
+      )
+  }
+  const at5k = rows.find((r) => r.nodes === 5000)
+  if (at5k)
+    console.log(
+      `\n5,000 nodes: ${at5k.median.toFixed(0)} ms (target <= 2000 ms) ${at5k.median <= 2000 ? 'OK' : 'OVER'}, ${at5k.rss.toFixed(0)} MiB (target <= 300 MB) ${at5k.rss * 1.048576 <= 300 ? 'OK' : 'OVER'}`,
+    )
+  for (const r of rows) console.log(`checks at ${r.nodes}: ${r.summary}`)
+  return rows.map(({summary: _s, ...r}) => r)
+}
+
+// ---------------------------------------------------------------------------------------------------
+// doctor --all-nodes: every node's probes run in its kube-flannel pod through the exec API (WebSocket).
+
+const FLEET_NODES = 100
+const EXEC_DELAY_MS = 5
+const FLEET_BUNDLE = 'healthy-vxlan-cluster'
+
+interface FleetSample {
+  concurrency: number
+  ms: number
+  rssMiB: number
+  code: number | null
+  /** exec requests (WebSocket upgrades on .../exec) the server saw during this run. */
+  execs: number
+  /** Most execs the server had running at once. */
+  peakInFlight: number
+  nodesPerSecond: number
+  /** Why the run does not count (no report, wrong node count, a node not reached by exec). */
+  failure?: string
+  result?: string
+  failing?: string[]
+}
+
+/** Is the stdout of `doctor --all-nodes --json` a cluster report with every node reached by exec? */
+function checkFleetReport(
+  stdout: string,
+  stderr: string,
+): {failure?: string; result?: string; failing?: string[]} {
+  let r: {result?: string; failing?: string[]; nodes?: {node?: string; access?: string; note?: string}[]}
+  try {
+    r = JSON.parse(stdout) as typeof r
+  } catch {
+    return {failure: `no JSON report on stdout (${firstLine(stderr) || 'nothing on stderr'})`}
+  }
+  const out: {failure?: string; result?: string; failing?: string[]} = {}
+  if (r.result !== undefined) out.result = r.result
+  if (r.failing !== undefined) out.failing = r.failing
+  const nodes = Array.isArray(r.nodes) ? r.nodes : []
+  if (nodes.length !== FLEET_NODES) {
+    out.failure = `the report has ${nodes.length} nodes, not ${FLEET_NODES}`
+    return out
+  }
+  const notExec = nodes.filter((n) => n.access !== 'exec')
+  if (notExec.length > 0) {
+    const first = notExec[0]!
+    out.failure = `${notExec.length} of ${FLEET_NODES} nodes not reached by exec (${first.node ?? '?'}: access ${first.access ?? 'missing'}${first.note !== undefined ? `, ${first.note}` : ''})`
+  }
+  return out
+}
+
+async function allNodes(): Promise<Record<string, unknown>> {
+  console.log(
+    `doctor --all-nodes at ${FLEET_NODES} nodes (doctor --all-nodes --concurrency C --kubeconfig K --json vs the HTTPS test API server)`,
+  )
+  console.log(
+    `every kube-flannel pod serves test/fixtures/bundles/${FLEET_BUNDLE} over exec (test/support/bundle-pod.ts), ${EXEC_DELAY_MS} ms per exec standing for the round trip to a kubelet;`,
+  )
+  console.log(
+    `the bundle is one node's state, so checks that compare it with each seeded node's podCIDR and peers fail: the run measures the work, not a healthy verdict`,
+  )
+  console.log(`concurrency 10: ${RUNS} run(s) after one warm-up; concurrency 1: one run\n`)
+  const files = await readBundle(join(root, 'test/fixtures/bundles', FLEET_BUNDLE))
+  const store = seed(FLEET_NODES)
+  let inFlight = 0
+  let peak = 0
+  const onExec = (_r: unknown, phase: 'start' | 'end'): void => {
+    inFlight += phase === 'start' ? 1 : -1
+    peak = Math.max(peak, inFlight)
+  }
+  const pods: Record<string, BundlePod> = {}
+  for (const [key, pod] of store.pods) {
+    // The fleet execs into the main container: the pod must run and say so for kube-flannel.
+    const st = pod['status'] as {phase?: string; containerStatuses?: {name: string; state?: unknown}[]}
+    const main = st.containerStatuses?.find((c) => c.name === 'kube-flannel')
+    if (st.phase !== 'Running' || main === undefined || !('running' in (main.state as object)))
+      throw new Error(`seeded pod ${key} is not Running with a running kube-flannel container`)
+    pods[key] = {files, delayMs: EXEC_DELAY_MS, onExec}
+  }
+  if (Object.keys(pods).length !== FLEET_NODES)
+    throw new Error(`seed(${FLEET_NODES}) made ${Object.keys(pods).length} pods`)
+  store.execHandler = bundlePodHandler(pods)
+  const srv = await startApiServer(store)
+  const once = async (kc: string, concurrency: number): Promise<FleetSample> => {
+    const before = srv.requests.length
+    peak = 0
+    const m = await measure([
+      'doctor',
+      '--all-nodes',
+      '--concurrency',
+      String(concurrency),
+      '--kubeconfig',
+      kc,
+      '--json',
+    ])
+    const execs = srv.requests.slice(before).filter((r) => r.path.endsWith('/exec')).length
+    return {
+      concurrency,
+      ms: m.ms,
+      rssMiB: m.rssMiB,
+      code: m.code,
+      execs,
+      peakInFlight: peak,
+      nodesPerSecond: FLEET_NODES / (m.ms / 1000),
+      ...checkFleetReport(m.stdout, m.stderr),
+    }
+  }
+  const line = (s: FleetSample, wall: string): void =>
+    console.log(
+      `concurrency ${String(s.concurrency).padStart(2)}   ${wall}   peak RSS ${s.rssMiB.toFixed(0).padStart(4)} MiB   exec requests ${s.execs} (${(s.execs / FLEET_NODES).toFixed(1)}/node, at most ${s.peakInFlight} at once)   ${s.nodesPerSecond.toFixed(1)} nodes/s   exit ${s.code}   ${s.failure === undefined ? 'ok' : `FAILED: ${s.failure}`}`,
+    )
+  const results: Record<string, unknown>[] = []
+  try {
+    const kc = srv.writeKubeconfig(TOKEN)
+    await once(kc, 10) // warm-up (file cache, server JIT)
+    const samples: FleetSample[] = []
+    for (let i = 0; i < RUNS; i++) samples.push(await once(kc, 10))
+    const ms = samples.map((s) => s.ms)
+    const last = samples[samples.length - 1] as FleetSample
+    const c10: FleetSample = {
+      ...last,
+      ms: median(ms),
+      rssMiB: Math.max(...samples.map((s) => s.rssMiB)),
+      nodesPerSecond: FLEET_NODES / (median(ms) / 1000),
+    }
+    const bad = samples.find((s) => s.failure !== undefined)
+    if (bad?.failure !== undefined) c10.failure = bad.failure
+    line(
+      c10,
+      `wall median ${c10.ms.toFixed(0).padStart(6)} ms   max ${Math.max(...ms)
+        .toFixed(0)
+        .padStart(6)} ms`,
+    )
+    const c1 = await once(kc, 1)
+    line(c1, `wall ${c1.ms.toFixed(0).padStart(6)} ms${' '.repeat(21)}`)
+    console.log(
+      `\nconcurrency 10 vs 1: ${(c1.ms / c10.ms).toFixed(1)}x faster; ${EXEC_DELAY_MS} ms x ${c1.execs} execs = ${((EXEC_DELAY_MS * c1.execs) / 1000).toFixed(1)} s of simulated kubelet round trips`,
+    )
+    for (const s of [c10, c1])
+      console.log(
+        `result at concurrency ${s.concurrency}: ${s.result ?? '?'} (attention: ${(s.failing ?? []).join(' ') || 'none'})`,
+      )
+    for (const s of [c10, c1]) {
+      const {result: _r, failing: _f, ...rest} = s
+      results.push({
+        ...rest,
+        ms: Math.round(s.ms),
+        rssMiB: Math.round(s.rssMiB),
+        nodesPerSecond: Number(s.nodesPerSecond.toFixed(1)),
+      })
+    }
+  } finally {
+    await srv.close()
+    srv.tls.cleanup()
+  }
+  return {nodes: FLEET_NODES, execDelayMs: EXEC_DELAY_MS, bundle: FLEET_BUNDLE, results}
 }
 
 if (!hasOpenssl()) {
@@ -254,61 +488,20 @@ if (!existsSync(join(root, 'dist'))) {
   console.log('build first: npm run build')
   process.exit(1)
 }
-console.log(
-  'flannelctl cluster checks at scale (doctor --kubeconfig K --only kube --json vs the HTTPS test API server)',
-)
+console.log('flannelctl cluster benchmarks (the HTTPS test API server of test/support/apiserver.ts)')
 console.log(
   `machine: ${cpus()[0]?.model ?? 'unknown'}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, kernel ${release()}, node ${process.version}`,
 )
 console.log(
-  `runs: ${RUNS} per size; peak RSS from ${existsSync('/usr/bin/time') ? '/usr/bin/time -v' : '/proc/PID/status VmHWM (polled every 5 ms)'}\n`,
+  `peak RSS from ${existsSync('/usr/bin/time') ? '/usr/bin/time -v' : '/proc/PID/status VmHWM (polled every 5 ms)'}\n`,
 )
-const rows: {
-  nodes: number
-  median: number
-  max: number
-  rss: number
-  code: number | null
-  summary: string
-}[] = []
-for (const n of SIZES) {
-  const srv = await startApiServer(seed(n))
-  try {
-    const kc = srv.writeKubeconfig(TOKEN)
-    await run(kc) // warm-up (file cache, server JIT)
-    const samples: Sample[] = []
-    for (let i = 0; i < RUNS; i++) samples.push(await run(kc))
-    const ms = samples.map((s) => s.ms).sort((a, b) => a - b)
-    const last = samples[samples.length - 1] as Sample
-    rows.push({
-      nodes: n,
-      median: ms[Math.floor(ms.length / 2)] as number,
-      max: ms[ms.length - 1] as number,
-      rss: Math.max(...samples.map((s) => s.rssMiB)),
-      code: last.code,
-      summary: last.summary,
-    })
-    const r = rows[rows.length - 1]!
-    console.log(
-      `${String(n).padStart(6)} nodes   wall median ${r.median.toFixed(0).padStart(6)} ms   max ${r.max.toFixed(0).padStart(6)} ms   peak RSS ${r.rss.toFixed(0).padStart(5)} MiB   exit ${r.code}`,
-    )
-  } finally {
-    await srv.close()
-    srv.tls.cleanup()
-  }
+const summary: Record<string, unknown> = {runs: RUNS}
+if (!ALL_NODES_ONLY) {
+  summary['results'] = await clusterScale()
+  console.log('')
 }
-const base = rows[0]
-if (base !== undefined) {
-  console.log('\nnodes     wall/node (ms)   wall vs first   nodes vs first')
-  for (const r of rows)
-    console.log(
-      `${String(r.nodes).padStart(6)}   ${(r.median / r.nodes).toFixed(3).padStart(13)}   ${(r.median / base.median).toFixed(2).padStart(12)}x   ${(r.nodes / base.nodes).toFixed(1).padStart(13)}x`,
-    )
-}
-const at5k = rows.find((r) => r.nodes === 5000)
-if (at5k)
-  console.log(
-    `\n5,000 nodes: ${at5k.median.toFixed(0)} ms (target <= 2000 ms) ${at5k.median <= 2000 ? 'OK' : 'OVER'}, ${at5k.rss.toFixed(0)} MiB (target <= 300 MB) ${at5k.rss * 1.048576 <= 300 ? 'OK' : 'OVER'}`,
-  )
-for (const r of rows) console.log(`checks at ${r.nodes}: ${r.summary}`)
-console.log(JSON.stringify({runs: RUNS, results: rows.map(({summary: _s, ...r}) => r)}))
+const fleet = await allNodes()
+summary['allNodes'] = fleet
+console.log(JSON.stringify(summary))
+const failed = (fleet['results'] as {failure?: string}[]).some((r) => r.failure !== undefined)
+if (failed) process.exitCode = 1

@@ -12,13 +12,20 @@ import {mapLimit} from '../lib/concurrency.js'
 import {redactXfrmKeys} from '../parse/xfrm.js'
 import {VERSION} from '../version.js'
 
-/** Replace every `"PSK": "..."` value (any case, JSON or YAML-embedded JSON) by its sha256 digest. */
+/**
+ * Replace every `"PSK": "..."` value (any case) by its sha256 digest: in net-conf.json, in YAML that embeds
+ * it, and in JSON that embeds it as an escaped string (`\\"PSK\\": \\"...\\"`, a ConfigMap from the API).
+ */
 export function redactPsk(text: string): string {
-  return text.replace(/("psk"\s*:\s*")((?:[^"\\]|\\.)*)(")/gi, (_m, a: string, v: string, b: string) =>
+  const sub = (a: string, v: string, b: string): string =>
     v.startsWith('sha256:')
       ? `${a}${v}${b}`
-      : `${a}sha256:${createHash('sha256').update(v).digest('hex')}${b}`,
-  )
+      : `${a}sha256:${createHash('sha256').update(v).digest('hex')}${b}`
+  return text
+    .replace(/("psk"\s*:\s*")((?:[^"\\]|\\.)*)(")/gi, (_m, a: string, v: string, b: string) => sub(a, v, b))
+    .replace(/(\\"psk\\"\s*:\s*\\")((?:[^"\\]|\\[^"])*)(\\")/gi, (_m, a: string, v: string, b: string) =>
+      sub(a, v, b),
+    )
 }
 
 const digest = (v: string): string => `sha256:${createHash('sha256').update(v).digest('hex')}`
