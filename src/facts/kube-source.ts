@@ -59,9 +59,10 @@ const RBAC_LISTS = {
   clusterroles: {verb: 'list', resource: 'clusterroles', group: RBAC_GROUP},
   clusterrolebindings: {verb: 'list', resource: 'clusterrolebindings', group: RBAC_GROUP},
   rolebindings: {verb: 'list', resource: 'rolebindings', group: RBAC_GROUP},
+  roles: {verb: 'list', resource: 'roles', group: RBAC_GROUP},
 } as const satisfies Record<string, AccessAttributes>
 const rbacObjectsSource = (ns: string): string =>
-  `kubectl get clusterroles,clusterrolebindings -o json; kubectl -n ${ns} get rolebindings -o json (API)`
+  `kubectl get clusterroles,clusterrolebindings -o json; kubectl -n ${ns} get rolebindings,roles -o json (API)`
 
 const resName = (a: AccessAttributes): string =>
   `${a.resource ?? ''}${a.group ? '.' + a.group : ''}${a.subresource ? '/' + a.subresource : ''}`
@@ -350,6 +351,10 @@ export function kubeSource(
     if (!Array.isArray(rb)) return rb
     const cr = await step(RBAC_LISTS.clusterroles, () => client.listClusterRoles())
     if (!Array.isArray(cr)) return cr
+    // Roles only matter when a RoleBinding in flannel's namespace points at one.
+    const wantsRoles = rb.some((b) => (b['roleRef'] as {kind?: unknown} | undefined)?.kind === 'Role')
+    const ro = wantsRoles ? await step({...RBAC_LISTS.roles, namespace: ns}, () => client.listRoles(ns)) : []
+    if (!Array.isArray(ro)) return ro
     const user = `system:serviceaccount:${ns}:${sa}`
     const groups = ['system:serviceaccounts', `system:serviceaccounts:${ns}`, 'system:authenticated']
     const names = (b: KubeObject): boolean => {
@@ -373,7 +378,17 @@ export function kubeSource(
         .filter((r) => r?.kind === 'ClusterRole' && typeof r.name === 'string')
         .map((r) => r?.name as string),
     )
-    const roles = cr.filter((r) => refs.has(r.metadata?.name ?? '')).map(tag('ClusterRole'))
+    const roleRefs = new Set(
+      bound
+        .filter((b) => b.kind === 'RoleBinding')
+        .map((b) => b['roleRef'] as {kind?: unknown; name?: unknown} | undefined)
+        .filter((r) => r?.kind === 'Role' && typeof r.name === 'string')
+        .map((r) => r?.name as string),
+    )
+    const roles = [
+      ...cr.filter((r) => refs.has(r.metadata?.name ?? '')).map(tag('ClusterRole')),
+      ...ro.filter((r) => roleRefs.has(r.metadata?.name ?? '')).map(tag('Role')),
+    ]
     return bound.length > 0 ? [...bound, ...roles] : allBindings
   }
 

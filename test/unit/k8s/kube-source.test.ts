@@ -324,6 +324,50 @@ describe('kubeSource rbac: access reviews and the RBAC objects naming the flanne
     )
   })
 
+  it("a namespaced Role bound in flannel's namespace is read and evaluated (get pods through a Role)", async () => {
+    const s = auditorStore(true)
+    s.addClusterRole({
+      metadata: {name: 'auditor-roles'},
+      rules: [{apiGroups: [RBAC], resources: ['roles'], verbs: ['list']}],
+    })
+    s.addClusterRoleBinding({
+      metadata: {name: 'auditor-roles'},
+      roleRef: {kind: 'ClusterRole', name: 'auditor-roles'},
+      subjects: [{kind: 'User', name: 'auditor'}],
+    })
+    // The ClusterRole lost get pods; a Role in kube-flannel grants it back.
+    s.addClusterRole({
+      metadata: {name: 'flannel'},
+      rules: [
+        {apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch']},
+        {apiGroups: [''], resources: ['nodes/status'], verbs: ['patch']},
+      ],
+    })
+    s.addRole({
+      metadata: {name: 'flannel-pods', namespace: 'kube-flannel'},
+      rules: [{apiGroups: [''], resources: ['pods'], verbs: ['get']}],
+    })
+    s.addRoleBinding({
+      metadata: {name: 'flannel-pods', namespace: 'kube-flannel'},
+      roleRef: {kind: 'Role', name: 'flannel-pods'},
+      subjects: [{kind: 'ServiceAccount', name: 'flannel'}],
+    })
+    const client = fakeKubeClient(s, {user: 'auditor'})
+    const src = kubeSource(client)
+    const rbac = parseRbac(okText(await src.capture('rbac')))
+    assert.deepEqual(
+      rbac.roles.map((r) => `${r.kind} ${r.namespace ?? ''}/${r.name}`),
+      ['ClusterRole /flannel', 'Role kube-flannel/flannel-pods'],
+    )
+    assert.ok(client.calls.includes('listRoles kube-flannel'))
+    assert.equal(result(await run(src), 'kube.rbac').status, 'ok')
+    // Without the Role the binding points at nothing: kube.rbac cannot vouch for get pods, and says why.
+    s.roles.delete('kube-flannel/flannel-pods')
+    const again = result(await run(kubeSource(fakeKubeClient(s, {user: 'auditor'}))), 'kube.rbac')
+    assert.equal(again.status, 'unknown')
+    assert.match(again.findings[0]?.message ?? '', /may get pods could not be evaluated: .* lacks the bound Role flannel-pods/)
+  })
+
   it('reviews forbidden and no binding names the SA: every binding read is the evidence; kube.rbac fails', async () => {
     const s = auditorStore(true)
     s.clusterRoleBindings.delete('flannel')
