@@ -365,7 +365,10 @@ describe('kubeSource rbac: access reviews and the RBAC objects naming the flanne
     s.roles.delete('kube-flannel/flannel-pods')
     const again = result(await run(kubeSource(fakeKubeClient(s, {user: 'auditor'}))), 'kube.rbac')
     assert.equal(again.status, 'unknown')
-    assert.match(again.findings[0]?.message ?? '', /may get pods could not be evaluated: .* lacks the bound Role flannel-pods/)
+    assert.match(
+      again.findings[0]?.message ?? '',
+      /may get pods could not be evaluated: .* lacks the bound Role flannel-pods/,
+    )
   })
 
   it('reviews forbidden and no binding names the SA: every binding read is the evidence; kube.rbac fails', async () => {
