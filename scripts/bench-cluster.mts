@@ -200,14 +200,16 @@ function seed(n: number): KubeStore {
 interface Measured {
   ms: number
   rssMiB: number
+  /** CPU time (user + system) of the process, ms. */
+  cpuMs: number
   code: number | null
   stdout: string
   stderr: string
 }
 
 /**
- * Runs `node bin/run.js ...args` and measures its wall time and peak RSS (/usr/bin/time -v when present,
- * else VmHWM polled from /proc/PID/status).
+ * Runs `node bin/run.js ...args` and measures its wall time, peak RSS and CPU time (/usr/bin/time -v when
+ * present, else VmHWM and utime + stime polled from /proc/PID/status and /proc/PID/stat).
  */
 function measure(args: string[]): Promise<Measured> {
   const argv = [process.execPath, 'bin/run.js', ...args]
@@ -219,6 +221,7 @@ function measure(args: string[]): Promise<Measured> {
     let out = ''
     let err = ''
     let hwmKiB = 0
+    let cpuMs = 0
     child.stdout.on('data', (d: Buffer) => (out += d.toString()))
     child.stderr.on('data', (d: Buffer) => (err += d.toString()))
     const poll = viaTime
@@ -227,6 +230,9 @@ function measure(args: string[]): Promise<Measured> {
           try {
             const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))
             if (m) hwmKiB = Math.max(hwmKiB, Number(m[1]))
+            // Fields 14 and 15 (utime, stime) in clock ticks of 10 ms; after "(comm) " they are 12th and 13th.
+            const f = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+            cpuMs = Math.max(cpuMs, (Number(f[11]) + Number(f[12])) * 10 || 0)
           } catch {
             /* exited */
           }
@@ -237,7 +243,10 @@ function measure(args: string[]): Promise<Measured> {
       if (poll) clearInterval(poll)
       const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(err)
       if (m) hwmKiB = Number(m[1])
-      resolve({ms, rssMiB: hwmKiB / 1024, code, stdout: out, stderr: err})
+      const u = /User time \(seconds\): ([\d.]+)/.exec(err)
+      const k = /System time \(seconds\): ([\d.]+)/.exec(err)
+      if (u && k) cpuMs = (Number(u[1]) + Number(k[1])) * 1000
+      resolve({ms, rssMiB: hwmKiB / 1024, cpuMs, code, stdout: out, stderr: err})
     })
   })
 }
@@ -335,6 +344,11 @@ interface FleetSample {
   ms: number
   rssMiB: number
   code: number | null
+  /** CPU time of the doctor process and of this process (the API server and its exec sessions), ms. */
+  cpuMs: number
+  serverCpuMs: number
+  /** Size of the JSON report on stdout, bytes. */
+  reportBytes: number
   /** exec requests (WebSocket upgrades on .../exec) the server saw during this run. */
   execs: number
   /** Most execs the server had running at once. */
@@ -408,6 +422,7 @@ async function allNodes(): Promise<Record<string, unknown>> {
   const once = async (kc: string, concurrency: number): Promise<FleetSample> => {
     const before = srv.requests.length
     peak = 0
+    const cpu0 = process.cpuUsage()
     const m = await measure([
       'doctor',
       '--all-nodes',
@@ -417,22 +432,30 @@ async function allNodes(): Promise<Record<string, unknown>> {
       kc,
       '--json',
     ])
+    const cpu = process.cpuUsage(cpu0)
     const execs = srv.requests.slice(before).filter((r) => r.path.endsWith('/exec')).length
     return {
       concurrency,
       ms: m.ms,
       rssMiB: m.rssMiB,
       code: m.code,
+      cpuMs: m.cpuMs,
+      serverCpuMs: (cpu.user + cpu.system) / 1000,
+      reportBytes: Buffer.byteLength(m.stdout),
       execs,
       peakInFlight: peak,
       nodesPerSecond: FLEET_NODES / (m.ms / 1000),
       ...checkFleetReport(m.stdout, m.stderr),
     }
   }
-  const line = (s: FleetSample, wall: string): void =>
+  const line = (s: FleetSample, wall: string): void => {
     console.log(
-      `concurrency ${String(s.concurrency).padStart(2)}   ${wall}   peak RSS ${s.rssMiB.toFixed(0).padStart(4)} MiB   exec requests ${s.execs} (${(s.execs / FLEET_NODES).toFixed(1)}/node, at most ${s.peakInFlight} at once)   ${s.nodesPerSecond.toFixed(1)} nodes/s   exit ${s.code}   ${s.failure === undefined ? 'ok' : `FAILED: ${s.failure}`}`,
+      `concurrency ${String(s.concurrency).padStart(2)}   ${wall}   ${s.nodesPerSecond.toFixed(1).padStart(5)} nodes/s   peak RSS ${s.rssMiB.toFixed(0).padStart(4)} MiB   exit ${s.code}   ${s.failure === undefined ? 'ok' : `FAILED: ${s.failure}`}`,
     )
+    console.log(
+      `${' '.repeat(17)}exec requests ${s.execs} (${(s.execs / FLEET_NODES).toFixed(1)}/node, at most ${s.peakInFlight} at once)   CPU: doctor ${(s.cpuMs / 1000).toFixed(1)} s, API server ${(s.serverCpuMs / 1000).toFixed(1)} s   JSON report ${(s.reportBytes / 1e6).toFixed(1)} MB`,
+    )
+  }
   const results: Record<string, unknown>[] = []
   try {
     const kc = srv.writeKubeconfig(TOKEN)
@@ -440,25 +463,22 @@ async function allNodes(): Promise<Record<string, unknown>> {
     const samples: FleetSample[] = []
     for (let i = 0; i < RUNS; i++) samples.push(await once(kc, 10))
     const ms = samples.map((s) => s.ms)
-    const last = samples[samples.length - 1] as FleetSample
     const c10: FleetSample = {
-      ...last,
+      ...(samples[samples.length - 1] as FleetSample),
       ms: median(ms),
       rssMiB: Math.max(...samples.map((s) => s.rssMiB)),
+      cpuMs: median(samples.map((s) => s.cpuMs)),
+      serverCpuMs: median(samples.map((s) => s.serverCpuMs)),
       nodesPerSecond: FLEET_NODES / (median(ms) / 1000),
     }
     const bad = samples.find((s) => s.failure !== undefined)
     if (bad?.failure !== undefined) c10.failure = bad.failure
-    line(
-      c10,
-      `wall median ${c10.ms.toFixed(0).padStart(6)} ms   max ${Math.max(...ms)
-        .toFixed(0)
-        .padStart(6)} ms`,
-    )
+    const max = Math.max(...ms).toFixed(0)
+    line(c10, `wall median ${c10.ms.toFixed(0).padStart(6)} ms (max ${max.padStart(6)} ms)`)
     const c1 = await once(kc, 1)
-    line(c1, `wall ${c1.ms.toFixed(0).padStart(6)} ms${' '.repeat(21)}`)
+    line(c1, `wall        ${c1.ms.toFixed(0).padStart(6)} ms${' '.repeat(17)}`)
     console.log(
-      `\nconcurrency 10 vs 1: ${(c1.ms / c10.ms).toFixed(1)}x faster; ${EXEC_DELAY_MS} ms x ${c1.execs} execs = ${((EXEC_DELAY_MS * c1.execs) / 1000).toFixed(1)} s of simulated kubelet round trips`,
+      `\nconcurrency 10 vs 1: ${(c1.ms / c10.ms).toFixed(2)}x the speed; the ${c1.execs} execs at ${EXEC_DELAY_MS} ms add up to ${((EXEC_DELAY_MS * c1.execs) / 1000).toFixed(1)} s of simulated kubelet round trips (a node's probes overlap)`,
     )
     for (const s of [c10, c1])
       console.log(
@@ -470,6 +490,8 @@ async function allNodes(): Promise<Record<string, unknown>> {
         ...rest,
         ms: Math.round(s.ms),
         rssMiB: Math.round(s.rssMiB),
+        cpuMs: Math.round(s.cpuMs),
+        serverCpuMs: Math.round(s.serverCpuMs),
         nodesPerSecond: Number(s.nodesPerSecond.toFixed(1)),
       })
     }

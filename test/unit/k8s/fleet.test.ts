@@ -201,6 +201,37 @@ describe('doctor over every node', () => {
     assert.equal(r.nodes.length, 3)
   })
 
+  it('k3s-style (flannel inside the agent, no DaemonSet, no pods): said once, API-level checks on every node', async () => {
+    const c = await cluster('healthy-vxlan-cluster')
+    c.store.daemonSets.clear()
+    c.store.pods.clear()
+    for (const [name, n] of c.store.nodes)
+      c.store.patchNode(name, {
+        metadata: {
+          labels: {...(n.metadata?.labels ?? {}), 'node.kubernetes.io/instance-type': 'k3s'},
+          annotations: {...(n.metadata?.annotations ?? {}), 'k3s.io/node-args': '["server"]'},
+        },
+      })
+    const client = fakeKubeClient(c.store)
+    const r = await runFleet({...opts(c), client})
+    assert.equal(r.notes.length, 1)
+    assert.match(
+      r.notes[0] ?? '',
+      /flannel is embedded in k3s\/RKE2 .*node checks need flannelctl on each node/,
+    )
+    assert.ok(r.nodes.every((n) => n.access === 'api-only'))
+    assert.equal(client.calls.filter((x) => x.startsWith('exec ')).length, 0)
+    // No ConfigMap on k3s: the checks that need net-conf say where it is instead of failing.
+    const ann = r.nodes[0]?.report.checks.find((x) => x.id === 'kube.flannel-annotations')
+    assert.equal(ann?.status, 'unknown')
+    assert.match(
+      ann?.findings[0]?.message ?? '',
+      /no net-conf.json was found \(looked at .* and the k3s path\)/,
+    )
+    assert.match(ann?.findings[1]?.message ?? '', /^All 3 nodes .* carry .*valid backend-data/)
+    assert.equal(r.exitCode, 3)
+  })
+
   it('unknown node names are a usage error naming the closest', async () => {
     const c = await cluster('healthy-vxlan-cluster')
     await assert.rejects(
