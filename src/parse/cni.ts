@@ -9,7 +9,7 @@
  */
 import type {CniConfigFile} from '../model.js'
 
-export const CNI_EXTENSIONS = ['.conf', '.conflist', '.json'] as const
+const CNI_EXTENSIONS = ['.conf', '.conflist', '.json'] as const
 
 const byteOrder = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
 

@@ -140,11 +140,7 @@ function fromText(lines: Line[]): Route[] {
       const nh = nexthopFrom(readKeys(tk, 1, l).parsed)
       const list = (cur.nexthops ??= [])
       list.push(nh)
-      if (list.length === 1) {
-        if (cur.gateway === undefined && nh.gateway !== undefined) cur.gateway = nh.gateway
-        if (cur.dev === undefined && nh.dev !== undefined) cur.dev = nh.dev
-        if (nh.onlink) cur.onlink = true
-      }
+      if (list.length === 1) adoptFirstHop(cur, nh)
       continue
     }
     if (promptCommand(l.text)) {
@@ -226,6 +222,13 @@ function nexthopFrom(p: Parsed): RouteNexthop {
   return nh
 }
 
+/** A multipath route shows its first nexthop's gateway, device and onlink (text and JSON alike). */
+function adoptFirstHop(r: Route, nh: RouteNexthop): void {
+  if (r.gateway === undefined && nh.gateway !== undefined) r.gateway = nh.gateway
+  if (r.dev === undefined && nh.dev !== undefined) r.dev = nh.dev
+  if (nh.onlink) r.onlink = true
+}
+
 // ---- ip -j route --------------------------------------------------------------------------------
 
 function gatewayOf(o: Json): string | undefined {
@@ -279,11 +282,7 @@ function fromJson(o: Json, i: number): Route {
       return nh
     })
     const firstHop = r.nexthops[0]
-    if (firstHop) {
-      if (r.gateway === undefined && firstHop.gateway !== undefined) r.gateway = firstHop.gateway
-      if (r.dev === undefined && firstHop.dev !== undefined) r.dev = firstHop.dev
-      if (firstHop.onlink) r.onlink = true
-    }
+    if (firstHop) adoptFirstHop(r, firstHop)
   }
   r.raw = renderRoute(o, nhs)
   return r

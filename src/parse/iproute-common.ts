@@ -187,7 +187,7 @@ export function promptCommand(text: string): string[] | undefined {
 }
 
 /** The value after `dev` in a pasted command (`bridge fdb show dev flannel.1`). */
-export function devFromCommand(words: string[]): string | undefined {
+function devFromCommand(words: string[]): string | undefined {
   const i = words.indexOf('dev')
   return i >= 0 ? words[i + 1] : undefined
 }
@@ -212,7 +212,7 @@ export function entryLines<T>(raw: string, fromLine: (l: Line, shownDev: string 
 }
 
 /** Name the tool a stray line most likely came from, to make the error say what was pasted. */
-export function guessTool(text: string): string | undefined {
+function guessTool(text: string): string | undefined {
   const t = text.trim()
   if (
     /^(?:\*(?:filter|nat|mangle|raw|security)\b|:[A-Z][\w-]* (?:ACCEPT|DROP|-) |-[AINP] \S|# (?:Generated|Completed) by ip6?tables)/.test(
@@ -281,7 +281,7 @@ const HEADER_VALUE_KEYS = new Set([
 ])
 
 /** `3: flannel.1: <BROADCAST,...> mtu 1450 ...`, `5: veth1@if2: <...>`; undefined when the line is not one. */
-export function parseLinkHeader(text: string): LinkHeader | undefined {
+function parseLinkHeader(text: string): LinkHeader | undefined {
   const m = /^(\d+):\s+([^\s:]+):\s+<([^>]*)>(.*)$/.exec(text)
   if (!m) return undefined
   const [, idx, fullName, flagText, rest] = m as unknown as [string, string, string, string, string]

@@ -5,8 +5,6 @@
  * YAML, a `List` (or any `*List`), a single object, several YAML documents (a whole manifest such as
  * kube-flannel.yml, whose other kinds are ignored), or a JSON array of objects.
  */
-import {parseAllDocuments} from 'yaml'
-
 import type {
   AccessReview,
   FlannelDaemonSet,
@@ -19,16 +17,13 @@ import type {
   RbacSubject,
 } from '../model.js'
 import {ParseError} from './errors.js'
+import {asStr, isObj, readJsonOrYaml, type Obj} from './kube-docs.js'
 
 export const DAEMONSET_HINT =
   'kubectl -n kube-flannel get ds,pods -l app=flannel -o json > kubernetes/daemonset.json (kube-system for flannel ≤ v0.18)'
 export const RBAC_HINT =
   'kubectl get clusterroles,clusterrolebindings -o json > kubernetes/rbac.json (or add the ClusterRole flannel and its binding only)'
 
-type Obj = Record<string, unknown>
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v)
-const asStr = (v: unknown): string | undefined =>
-  typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined
 const obj = (v: unknown): Obj => (isObj(v) ? v : {})
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : [])
 const strList = (v: unknown): string[] =>
@@ -50,35 +45,7 @@ function asBool(v: unknown): boolean {
 function readDocuments(raw: string, what: string, hint: string): unknown[] {
   const text = raw.replace(/^\ufeff/, '')
   if (text.trim() === '') throw new ParseError(`the ${what} file is empty`, undefined, hint)
-  const first = text.trimStart()[0]
-  if (first === '{' || first === '[') {
-    try {
-      return [JSON.parse(text) as unknown]
-    } catch {
-      // YAML reads JSON too, and says on which line it stopped.
-    }
-  }
-  let docs: ReturnType<typeof parseAllDocuments>
-  try {
-    docs = parseAllDocuments(text, {uniqueKeys: false, prettyErrors: false, logLevel: 'error'})
-  } catch (e) {
-    throw new ParseError(`not readable as JSON or YAML: ${(e as Error).message}`, undefined, hint)
-  }
-  if (!Array.isArray(docs)) return []
-  const out: unknown[] = []
-  for (const d of docs) {
-    const err = d.errors[0]
-    if (err) {
-      const line = text.slice(0, err.pos[0]).split('\n').length
-      throw new ParseError(`not valid JSON or YAML: ${err.message.split('\n')[0] ?? ''}`, line, hint)
-    }
-    try {
-      out.push(d.toJS({maxAliasCount: 100}))
-    } catch (e) {
-      throw new ParseError(`YAML could not be read: ${(e as Error).message}`, undefined, hint)
-    }
-  }
-  return out
+  return readJsonOrYaml(text, hint)
 }
 
 /** Flatten Lists and arrays into objects with a `kind` (or at least `metadata`). */
@@ -98,7 +65,7 @@ function flatten(v: unknown, out: Obj[], depth = 0): void {
 }
 
 /** The Kubernetes objects of a JSON/YAML text (Lists flattened). */
-export function readKubeObjects(raw: string, what: string, hint: string): Obj[] {
+function readKubeObjects(raw: string, what: string, hint: string): Obj[] {
   const out: Obj[] = []
   for (const d of readDocuments(raw, what, hint)) flatten(d, out)
   return out

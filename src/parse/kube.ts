@@ -6,19 +6,13 @@
  * (`kubectl get nodes -o jsonpath='{.items[*].spec.podCIDR}'`, `-o template`), plus `NAME CIDR` lines and
  * `-o custom-columns` tables.
  */
-import {parseAllDocuments} from 'yaml'
-
 import type {KubeNode, KubeNodeAddress, KubeNodeCondition} from '../model.js'
 import {parseCidr} from '../lib/ip.js'
 import {ParseError} from './errors.js'
+import {asStr, isObj, readJsonOrYaml, type Obj} from './kube-docs.js'
 
 const HINT_NODES = 'capture it with kubectl get nodes -o json (or -o yaml)'
 const HINT_CIDRS = `capture it with kubectl get nodes -o jsonpath='{range .items[*]}{.metadata.name}{"\\t"}{.spec.podCIDRs}{"\\n"}{end}'`
-
-type Obj = Record<string, unknown>
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v)
-const asStr = (v: unknown): string | undefined =>
-  typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined
 
 function strMap(v: unknown): Record<string, string> {
   const out: Record<string, string> = {}
@@ -65,34 +59,7 @@ function readDocuments(raw: string): unknown[] {
       HINT_NODES,
     )
   const {text: doc, firstLine} = trimToDocument(text)
-  if (doc !== text && /^\s*[{[]/.test(doc)) {
-    try {
-      return [JSON.parse(doc) as unknown]
-    } catch {
-      // fall through
-    }
-  }
-  let docs: ReturnType<typeof parseAllDocuments>
-  try {
-    docs = parseAllDocuments(doc, {uniqueKeys: false, prettyErrors: false})
-  } catch (e) {
-    throw new ParseError(`not readable as JSON or YAML: ${(e as Error).message}`, undefined, HINT_NODES)
-  }
-  if (!Array.isArray(docs)) return []
-  const out: unknown[] = []
-  for (const d of docs) {
-    const err = d.errors[0]
-    if (err) {
-      const line = doc.slice(0, err.pos[0]).split('\n').length + firstLine - 1
-      throw new ParseError(`not valid JSON or YAML: ${err.message.split('\n')[0]}`, line, HINT_NODES)
-    }
-    try {
-      out.push(d.toJS({maxAliasCount: 100}))
-    } catch (e) {
-      throw new ParseError(`YAML could not be read: ${(e as Error).message}`, undefined, HINT_NODES)
-    }
-  }
-  return out
+  return readJsonOrYaml(doc, HINT_NODES, firstLine)
 }
 
 function nodeItems(v: unknown, out: Obj[]): void {

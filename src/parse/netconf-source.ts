@@ -11,7 +11,7 @@ import {isMap, isScalar, isSeq, parseAllDocuments, type Document, type Scalar, t
 
 import type {CniConfigFile} from '../model.js'
 import {ParseError} from './errors.js'
-import {jsonToValue, parseGoJson, parseNetConf, type NetConfFact} from './netconf.js'
+import {Positions, jsonToValue, parseGoJson, parseNetConf, type NetConfFact} from './netconf.js'
 
 const NET_CONF_KEY = 'net-conf.json'
 const CNI_CONF_KEY = 'cni-conf.json'
@@ -23,24 +23,6 @@ interface Found {
   name?: string
   namespace?: string
   value: Scalar
-}
-
-function lineStarts(text: string): number[] {
-  const out = [0]
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 0x0a) out.push(i + 1)
-  return out
-}
-
-function posOf(text: string, starts: number[], offset: number): {line: number; col0: number} {
-  let lo = 0
-  let hi = starts.length - 1
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1
-    if ((starts[mid] as number) <= offset) lo = mid
-    else hi = mid - 1
-  }
-  const start = starts[lo] as number
-  return {line: lo + 1, col0: Array.from(text.slice(start, offset)).length}
 }
 
 /** First significant character, skipping blank lines and YAML `#` comment lines. */
@@ -64,7 +46,7 @@ function parseYamlDocs(text: string, fileName: string): Document.Parsed[] {
   for (const d of docs) {
     const err = d.errors[0]
     if (err) {
-      const line = posOf(text, lineStarts(text), err.pos[0]).line
+      const line = new Positions(text, 0, 0).at(err.pos[0]).line
       throw new ParseError(
         `${fileName} is not valid YAML: ${err.message.split('\n')[0]}`,
         line,
@@ -135,12 +117,12 @@ interface Placement {
   positionsInValue?: true
 }
 
-/** How the lines of a scalar's value map onto the source file. */
-function placement(text: string, starts: number[], sc: Scalar): Placement {
+/** How the lines of a scalar's value map onto the source file (`pos` is over the whole file). */
+function placement(text: string, pos: Positions, sc: Scalar): Placement {
   const range = sc.range
   const value = String(sc.value)
   if (!range) return {lineOffset: 0, columnOffset: 0, positionsInValue: true}
-  const start = posOf(text, starts, range[0])
+  const start = pos.at(range[0])
   if (sc.type === 'BLOCK_LITERAL') {
     const headerEnd = text.indexOf('\n', range[0])
     const header = text.slice(range[0], headerEnd === -1 ? text.length : headerEnd)
@@ -148,14 +130,12 @@ function placement(text: string, starts: number[], sc: Scalar): Placement {
     const digit = explicit?.[1] ?? explicit?.[2]
     let indent: number
     if (digit !== undefined) {
-      const headerLine = text.slice(starts[start.line - 1] as number, range[0])
-      indent = (/^ */.exec(headerLine)?.[0].length ?? 0) + Number(digit)
+      // The `|` is not a blank, so the header line's indentation ends before it.
+      indent = (/^ */.exec(pos.lineOf(range[0]))?.[0].length ?? 0) + Number(digit)
     } else {
       indent = 0
-      for (let li = start.line; li < starts.length; li++) {
-        const s = starts[li] as number
-        const e = starts[li + 1] === undefined ? text.length : (starts[li + 1] as number) - 1
-        const line = text.slice(s, e).replace(/\r$/, '')
+      for (let li = start.line; li < pos.lineCount; li++) {
+        const line = pos.lineText(li)
         if (line.trim() === '') continue
         indent = /^ */.exec(line)?.[0].length ?? 0
         break
@@ -168,7 +148,7 @@ function placement(text: string, starts: number[], sc: Scalar): Placement {
   const quoted = sc.type === 'QUOTE_DOUBLE' || sc.type === 'QUOTE_SINGLE'
   const inner = text.slice(range[0] + (quoted ? 1 : 0), range[1] - (quoted ? 1 : 0))
   if (!value.includes('\n') && inner === value)
-    return {lineOffset: start.line - 1, columnOffset: start.col0 + (quoted ? 1 : 0)}
+    return {lineOffset: start.line - 1, columnOffset: start.column - 1 + (quoted ? 1 : 0)}
   return {lineOffset: 0, columnOffset: 0, positionsInValue: true}
 }
 
@@ -233,7 +213,8 @@ export function netConfFromFile(text: string, fileName: string): NetConfFact {
       `capture it with kubectl -n kube-flannel get configmap ${FLANNEL_CM} -o yaml, or pass net-conf.json itself`,
     )
   const value = String(found.value.value)
-  const place = placement(text, lineStarts(text), found.value)
+  const pos = new Positions(text, 0, 0)
+  const place = placement(text, pos, found.value)
   const fact: NetConfFact = {
     source: `ConfigMap ${cmLabel(found)} in ${fileName}`,
     file: fileName,
@@ -250,7 +231,7 @@ export function netConfFromFile(text: string, fileName: string): NetConfFact {
   fact.configMap = cm
   if (place.positionsInValue) {
     fact.positionsInValue = true
-    const at = found.value.range ? posOf(text, lineStarts(text), found.value.range[0]).line : undefined
+    const at = found.value.range ? pos.at(found.value.range[0]).line : undefined
     if (at !== undefined) fact.source += ` (value at line ${at}; positions count inside the value)`
   }
   return fact
@@ -267,7 +248,7 @@ export function cniConfFromManifest(text: string, fileName: string): CniConfigFi
       `capture it with kubectl -n kube-flannel get configmap ${FLANNEL_CM} -o yaml`,
     )
   const value = String(found.value.value)
-  const place = placement(text, lineStarts(text), found.value)
+  const place = placement(text, new Positions(text, 0, 0), found.value)
   const out: CniConfigFile = {
     name: `${CNI_CONF_KEY} (ConfigMap ${cmLabel(found)} in ${fileName})`,
     text: value,
@@ -302,8 +283,13 @@ export interface FlannelManifestInfo {
   configMap?: {name: string; namespace?: string}
 }
 
+/** The items of a YAML sequence; none for anything else. */
+const items = (n: YNode): unknown[] => (isSeq(n) ? n.items : [])
+
 function strings(n: YNode): string[] {
-  return isSeq(n) ? n.items.map((x) => str(x)).filter((x): x is string => x !== undefined) : []
+  return items(n)
+    .map((x) => str(x))
+    .filter((x): x is string => x !== undefined)
 }
 
 function manifestInfoFromDocs(docs: Document.Parsed[]): FlannelManifestInfo {
@@ -318,18 +304,11 @@ function manifestInfoFromDocs(docs: Document.Parsed[]): FlannelManifestInfo {
     }
     if (kind !== 'DaemonSet' || name === undefined) continue
     const podSpec = getIn(o, 'spec', 'template', 'spec')
-    const containers = [
-      ...(isSeq(getIn(podSpec, 'initContainers'))
-        ? (getIn(podSpec, 'initContainers') as {items: unknown[]}).items
-        : []),
-      ...(isSeq(getIn(podSpec, 'containers'))
-        ? (getIn(podSpec, 'containers') as {items: unknown[]}).items
-        : []),
-    ]
-    const images = containers.map((c) => str(getIn(c, 'image'))).filter((x): x is string => x !== undefined)
-    const main = (
-      isSeq(getIn(podSpec, 'containers')) ? (getIn(podSpec, 'containers') as {items: unknown[]}).items : []
-    ).find((c) =>
+    const containers = items(getIn(podSpec, 'containers'))
+    const images = [...items(getIn(podSpec, 'initContainers')), ...containers]
+      .map((c) => str(getIn(c, 'image')))
+      .filter((x): x is string => x !== undefined)
+    const main = containers.find((c) =>
       [...strings(getIn(c, 'command')), ...strings(getIn(c, 'args'))].some((a) => /flanneld/.test(a)),
     )
     const isFlannel = main !== undefined || images.some((i) => /flannel/.test(i))

@@ -592,7 +592,8 @@ function buildTree(text: string): JsonNode {
 // ---------------------------------------------------------------------------------------------------
 // Positions
 
-class Positions {
+/** Line/column lookup over a text (also used by netconf-source.ts for positions in the YAML file). */
+export class Positions {
   private readonly starts: number[] = [0]
   constructor(
     private readonly text: string,
@@ -600,6 +601,10 @@ class Positions {
     private readonly columnOffset: number,
   ) {
     for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 0x0a) this.starts.push(i + 1)
+  }
+  /** Number of lines in `text` (a trailing newline starts an empty last line). */
+  get lineCount(): number {
+    return this.starts.length
   }
   /** 0-based line index in `text` of an offset. */
   lineIndex(offset: number): number {

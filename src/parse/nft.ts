@@ -241,6 +241,35 @@ function startsNew(toks: string[], j: number): boolean {
   return SEL_START.has(t)
 }
 
+type MatchField = 'saddr' | 'daddr' | 'l4proto' | 'dport' | 'sport' | 'iifname' | 'oifname' | 'ctstate'
+
+/** The rule field a match on this selector fills (`ip6 saddr`, `meta l4proto`, `udp dport`, `oif`, ...). */
+function matchField(sel: string): MatchField | undefined {
+  const addr = /^ip6? ([sd])addr$/.exec(sel)
+  if (addr) return addr[1] === 's' ? 'saddr' : 'daddr'
+  if (sel === 'ip protocol' || sel === 'ip6 nexthdr' || sel === 'meta l4proto') return 'l4proto'
+  const port = /^(?:tcp|udp|th|sctp|dccp|udplite) ([ds])port$/.exec(sel)
+  if (port) return port[1] === 'd' ? 'dport' : 'sport'
+  if (/^(?:meta )?(?:iifname|iif)$/.test(sel)) return 'iifname'
+  if (/^(?:meta )?(?:oifname|oif)$/.test(sel)) return 'oifname'
+  if (sel === 'ct state') return 'ctstate'
+  return undefined
+}
+
+/**
+ * Put a match into its field (text and JSON rules alike); false when the selector has none. A port of a
+ * named protocol also gives the protocol when none was matched (`udp dport 8472` → l4proto udp).
+ */
+function setMatch(rule: NftRule, sel: string, v: Neg<string[]>): boolean {
+  const field = matchField(sel)
+  if (field === undefined) return false
+  rule[field] = v
+  const proto = sel.split(' ')[0] as string
+  if ((field === 'dport' || field === 'sport') && proto !== 'th' && rule.l4proto === undefined)
+    rule.l4proto = {value: [proto], negated: false}
+  return true
+}
+
 function negVals(op: string, tok: string): Neg<string[]> {
   const v = values(tok)
   const p = RELOPS[op] ?? ''
@@ -249,7 +278,7 @@ function negVals(op: string, tok: string): Neg<string[]> {
 }
 
 /** Parse one rule line (without the `# handle N` suffix). */
-export function parseNftRuleText(text: string, n = 0): NftRule {
+function parseNftRuleText(text: string, n = 0): NftRule {
   const toks = tokenize(text, n)
   const rule: NftRule = {raw: text, other: []}
   let i = 0
@@ -273,53 +302,12 @@ export function parseNftRuleText(text: string, n = 0): NftRule {
   while (i < toks.length) {
     const t = toks[i] as string
     const nx = toks[i + 1]
-    if ((t === 'ip' || t === 'ip6') && (nx === 'saddr' || nx === 'daddr')) {
-      const r = relValue(2)
+    // A match on a selector of two words (`ip saddr`, `meta iifname`) or one (`iifname`).
+    const sel = nx !== undefined && matchField(`${t} ${nx}`) ? `${t} ${nx}` : matchField(t) ? t : undefined
+    if (sel !== undefined) {
+      const r = relValue(sel === t ? 1 : 2)
       if (r) {
-        const v = negVals(r.op, r.value)
-        if (nx === 'saddr') rule.saddr = v
-        else rule.daddr = v
-        continue
-      }
-    } else if (
-      (t === 'ip' && nx === 'protocol') ||
-      (t === 'ip6' && nx === 'nexthdr') ||
-      (t === 'meta' && nx === 'l4proto')
-    ) {
-      const r = relValue(2)
-      if (r) {
-        rule.l4proto = negVals(r.op, r.value)
-        continue
-      }
-    } else if (
-      HDR.has(t) &&
-      (nx === 'dport' || nx === 'sport') &&
-      ['tcp', 'udp', 'th', 'sctp', 'dccp', 'udplite'].includes(t)
-    ) {
-      const r = relValue(2)
-      if (r) {
-        const v = negVals(r.op, r.value)
-        if (nx === 'dport') rule.dport = v
-        else rule.sport = v
-        if (t !== 'th' && rule.l4proto === undefined) rule.l4proto = {value: [t], negated: false}
-        continue
-      }
-    } else if (
-      ['iifname', 'oifname', 'iif', 'oif'].includes(t) ||
-      (t === 'meta' && ['iifname', 'oifname', 'iif', 'oif'].includes(nx ?? ''))
-    ) {
-      const key = t === 'meta' ? (nx as string) : t
-      const r = relValue(t === 'meta' ? 2 : 1)
-      if (r) {
-        const v = negVals(r.op, r.value)
-        if (key.startsWith('i')) rule.iifname = v
-        else rule.oifname = v
-        continue
-      }
-    } else if (t === 'ct' && nx === 'state') {
-      const r = relValue(2)
-      if (r) {
-        rule.ctstate = negVals(r.op, r.value)
+        setMatch(rule, sel, negVals(r.op, r.value))
         continue
       }
     } else if (t === 'counter') {
@@ -804,19 +792,7 @@ function ruleFromJson(exprs: J[], comment: string | undefined): NftRule {
         op === '!='
           ? {value: vals, negated: true}
           : {value: op === '==' || op === 'in' ? vals : vals.map((x) => `${op}${x}`), negated: false}
-      if (/^ip6? [sd]addr$/.test(lt)) {
-        if (lt.endsWith('saddr')) rule.saddr = neg
-        else rule.daddr = neg
-      } else if (lt === 'ip protocol' || lt === 'ip6 nexthdr' || lt === 'meta l4proto') rule.l4proto = neg
-      else if (/^(tcp|udp|th|sctp|dccp|udplite) [ds]port$/.test(lt)) {
-        const [proto, field] = lt.split(' ') as [string, string]
-        if (field === 'dport') rule.dport = neg
-        else rule.sport = neg
-        if (proto !== 'th' && rule.l4proto === undefined) rule.l4proto = {value: [proto], negated: false}
-      } else if (/^(meta )?(iifname|iif)$/.test(lt)) rule.iifname = neg
-      else if (/^(meta )?(oifname|oif)$/.test(lt)) rule.oifname = neg
-      else if (lt === 'ct state') rule.ctstate = neg
-      else rule.other.push(text)
+      if (!setMatch(rule, lt, neg)) rule.other.push(text)
       continue
     }
     if (k === 'counter') {

@@ -1,13 +1,10 @@
 import assert from 'node:assert/strict'
-import {readFileSync, readdirSync} from 'node:fs'
 import {test} from 'node:test'
 
 import type {FdbEntry} from '../../../src/model.js'
-import {ParseError} from '../../../src/parse/errors.js'
 import {parseBridgeFdb} from '../../../src/parse/bridge-fdb.js'
+import {assertParseErrors, captures, fx, textAndJsonAgree} from './helpers.js'
 
-const OUT = new URL('../../fixtures/outputs/', import.meta.url)
-const fx = (path: string): string => readFileSync(new URL(path, OUT), 'utf8')
 const find = (es: FdbEntry[], mac: string, dev?: string): FdbEntry => {
   const e = es.find((x) => x.mac === mac && (dev === undefined || x.dev === dev))
   assert.ok(e, `no fdb entry ${mac} ${dev ?? ''}`)
@@ -41,17 +38,14 @@ test('bridge fdb show (iproute2 6.1, node A): one self permanent entry per flann
   assert.equal(find(es, '56:47:36:c7:fc:34').master, 'cni0')
 })
 
-const PAIRS: [string, string][] = [
-  ['bridge-fdb/iproute2-6.1.txt', 'bridge-fdb/iproute2-6.1.json'],
-  ['bridge-fdb/flt-h.txt', 'bridge-fdb/flt-h.json'],
-]
-for (const [text, json] of PAIRS) {
-  test(`text and JSON captures agree, raw lines included: ${text} ~ ${json}`, () => {
-    const a = parseBridgeFdb(fx(text))
-    assert.ok(a.length >= 16)
-    assert.deepEqual(parseBridgeFdb(fx(json)), a)
-  })
-}
+textAndJsonAgree(
+  parseBridgeFdb,
+  [
+    ['bridge-fdb/iproute2-6.1.txt', 'bridge-fdb/iproute2-6.1.json'],
+    ['bridge-fdb/flt-h.txt', 'bridge-fdb/flt-h.json'],
+  ],
+  16,
+)
 
 test('static entries, via and port on vxlan entries (flt-h capture)', () => {
   const es = parseBridgeFdb(fx('bridge-fdb/flt-h.txt'))
@@ -119,11 +113,10 @@ test('master as a flag (NTF_MASTER) and as the bridge name; upper-case MACs', ()
 })
 
 test('every fdb capture parses with lower-case MACs', () => {
-  const dir = new URL('bridge-fdb/', OUT)
-  const files = readdirSync(dir).filter((f) => !f.endsWith('.note'))
+  const files = captures('bridge-fdb')
   assert.ok(files.length >= 9)
-  for (const f of files) {
-    const es = parseBridgeFdb(readFileSync(new URL(f, dir), 'utf8'))
+  for (const {file: f, text} of files) {
+    const es = parseBridgeFdb(text)
     assert.ok(es.length > 0, f)
     for (const e of es) assert.equal(e.mac, e.mac.toLowerCase())
   }
@@ -135,23 +128,15 @@ test('empty input is an empty list', () => {
 })
 
 test('other tools are ParseErrors naming the line and `bridge fdb show`', () => {
-  const cases: [string, number | undefined, RegExp][] = [
-    [fx('ip-neigh/iproute2-6.1.txt'), 1, /neigh/],
-    [fx('ip-link/iproute2-6.1.txt'), 1, /ip link/],
-    [fx('iptables/save-b-healthy.txt'), 1, /iptables/],
-    [fx('ip-neigh/iproute2-6.1.json'), undefined, /mac/],
-    [fx('bridge-fdb/iproute2-6.1.txt').replace('dst 10.99.0.12', 'dst flannel'), 6, /dst/],
-  ]
-  for (const [input, line, msg] of cases) {
-    assert.throws(
-      () => parseBridgeFdb(input),
-      (e: unknown) => {
-        assert.ok(e instanceof ParseError, String(e))
-        assert.equal(e.line, line)
-        assert.match(e.message, msg)
-        assert.match(e.hint ?? '', /bridge fdb show/)
-        return true
-      },
-    )
-  }
+  assertParseErrors(
+    parseBridgeFdb,
+    [
+      [fx('ip-neigh/iproute2-6.1.txt'), 1, /neigh/],
+      [fx('ip-link/iproute2-6.1.txt'), 1, /ip link/],
+      [fx('iptables/save-b-healthy.txt'), 1, /iptables/],
+      [fx('ip-neigh/iproute2-6.1.json'), undefined, /mac/],
+      [fx('bridge-fdb/iproute2-6.1.txt').replace('dst 10.99.0.12', 'dst flannel'), 6, /dst/],
+    ],
+    /bridge fdb show/,
+  )
 })

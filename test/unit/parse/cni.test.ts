@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict'
-import {readFileSync} from 'node:fs'
 import {test} from 'node:test'
 
 import {jsonSyntaxError, parseCniConfigs} from '../../../src/parse/cni.js'
+import {fx} from './helpers.js'
 
-const OUT = new URL('../../fixtures/outputs/', import.meta.url)
-const fx = (path: string): string => readFileSync(new URL(path, OUT), 'utf8')
 const flannel = fx('cni/10-flannel.conflist')
 const containerd = fx('cni/10-containerd-net.conflist')
 

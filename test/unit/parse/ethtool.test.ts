@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict'
-import {readFileSync} from 'node:fs'
 import {test} from 'node:test'
 
 import {ParseError} from '../../../src/parse/errors.js'
 import {parseEthtoolFeatures} from '../../../src/parse/ethtool.js'
-
-const OUT = new URL('../../fixtures/outputs/', import.meta.url)
-const fx = (path: string): string => readFileSync(new URL(path, OUT), 'utf8')
+import {fx} from './helpers.js'
 
 test('ethtool -k flannel.1: device, on/off, [fixed], sub-features', () => {
   const e = parseEthtoolFeatures(fx('ethtool/flannel.1.txt'))

@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict'
-import {readFileSync, readdirSync} from 'node:fs'
 import {test} from 'node:test'
 
 import type {Addr} from '../../../src/model.js'
 import {ParseError} from '../../../src/parse/errors.js'
 import {parseIpAddr} from '../../../src/parse/ip-addr.js'
+import {assertParseErrors, captures, fx, textAndJsonAgree} from './helpers.js'
 
-const OUT = new URL('../../fixtures/outputs/', import.meta.url)
-const fx = (path: string): string => readFileSync(new URL(path, OUT), 'utf8')
 const v4 = (addrs: Addr[]) =>
   addrs.filter((a) => a.family === 'inet').map((a) => `${a.ifname} ${a.address}/${a.prefixlen}`)
 const find = (addrs: Addr[], address: string): Addr => {
@@ -66,17 +64,14 @@ test('secondary with a label, peer, noprefixroute (flt-h capture)', () => {
   }
 })
 
-const PAIRS: [string, string][] = [
-  ['ip-addr/iproute2-6.1.txt', 'ip-addr/iproute2-6.1.json'],
-  ['ip-addr/flt-h.txt', 'ip-addr/flt-h.json'],
-]
-for (const [text, json] of PAIRS) {
-  test(`text and JSON captures agree, raw lines included: ${text} ~ ${json}`, () => {
-    const a = parseIpAddr(fx(text))
-    assert.ok(a.length >= 10)
-    assert.deepEqual(parseIpAddr(fx(json)), a)
-  })
-}
+textAndJsonAgree(
+  parseIpAddr,
+  [
+    ['ip-addr/iproute2-6.1.txt', 'ip-addr/iproute2-6.1.json'],
+    ['ip-addr/flt-h.txt', 'ip-addr/flt-h.json'],
+  ],
+  10,
+)
 
 test('ifconfig (net-tools 2.10) gives the same IPv4 addresses as ip addr, netmasks as prefixes', () => {
   const addrs = parseIpAddr(fx('ip-addr/ifconfig.txt'))
@@ -132,11 +127,10 @@ test('other distributions: brd, dynamic, noprefixroute, metric (k3s-io/k3s#1719,
 })
 
 test('every address capture parses', () => {
-  const dir = new URL('ip-addr/', OUT)
-  const files = readdirSync(dir).filter((f) => !f.endsWith('.note'))
+  const files = captures('ip-addr')
   assert.ok(files.length >= 9)
-  for (const f of files) {
-    const addrs = parseIpAddr(readFileSync(new URL(f, dir), 'utf8'))
+  for (const {file: f, text} of files) {
+    const addrs = parseIpAddr(text)
     assert.ok(addrs.length > 0, f)
     for (const a of addrs) assert.ok(a.prefixlen >= 0 && a.prefixlen <= (a.family === 'inet' ? 32 : 128), f)
   }
@@ -148,24 +142,16 @@ test('empty input is an empty list', () => {
 })
 
 test('ip link output, other tools and broken input are ParseErrors naming `ip addr`', () => {
-  const cases: [string, number | undefined, RegExp][] = [
-    [fx('ip-link/iproute2-6.1.txt'), 1, /ip link/],
-    [fx('ip-route/iproute2-6.1.txt'), 1, /ip route/],
-    [fx('nft/ruleset.txt'), 1, /nft/],
-    [fx('ip-link/iproute2-6.1-d.json'), undefined, /addr_info/],
-  ]
-  for (const [input, line, msg] of cases) {
-    assert.throws(
-      () => parseIpAddr(input),
-      (e: unknown) => {
-        assert.ok(e instanceof ParseError)
-        assert.equal(e.line, line)
-        assert.match(e.message, msg)
-        assert.match(e.hint ?? '', /ip addr/)
-        return true
-      },
-    )
-  }
+  assertParseErrors(
+    parseIpAddr,
+    [
+      [fx('ip-link/iproute2-6.1.txt'), 1, /ip link/],
+      [fx('ip-route/iproute2-6.1.txt'), 1, /ip route/],
+      [fx('nft/ruleset.txt'), 1, /nft/],
+      [fx('ip-link/iproute2-6.1-d.json'), undefined, /addr_info/],
+    ],
+    /ip addr/,
+  )
   // A non-contiguous netmask in an otherwise real ifconfig capture.
   const bad = fx('ip-addr/ifconfig.txt').replace('netmask 255.255.255.0', 'netmask 255.0.255.0')
   assert.throws(

@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict'
-import {readFileSync, readdirSync} from 'node:fs'
 import {test} from 'node:test'
 
 import type {Link} from '../../../src/model.js'
 import {ParseError} from '../../../src/parse/errors.js'
 import {parseIpLink} from '../../../src/parse/ip-link.js'
+import {assertParseErrors, captures, fx} from './helpers.js'
 
-const OUT = new URL('../../fixtures/outputs/', import.meta.url)
-const fx = (path: string): string => readFileSync(new URL(path, OUT), 'utf8')
 const byName = (links: Link[], name: string): Link => {
   const l = links.find((x) => x.name === name)
   assert.ok(l, `no link ${name} in ${links.map((x) => x.name).join(',')}`)
@@ -181,11 +179,10 @@ for (const [text, json] of PAIRS) {
 }
 
 test('every link capture parses, with lower-case MACs and numeric MTUs', () => {
-  const dir = new URL('ip-link/', OUT)
-  const files = readdirSync(dir).filter((f) => !f.endsWith('.note'))
+  const files = captures('ip-link')
   assert.ok(files.length >= 7)
-  for (const f of files) {
-    const links = parseIpLink(readFileSync(new URL(f, dir), 'utf8'))
+  for (const {file: f, text} of files) {
+    const links = parseIpLink(text)
     assert.ok(links.length > 0, f)
     for (const l of links) {
       assert.ok(Number.isInteger(l.mtu) && l.mtu > 0, `${f} ${l.name}`)
@@ -210,25 +207,17 @@ test('empty input is an empty list', () => {
 })
 
 test('other tools\u2019 output is a ParseError with the line and the command to capture', () => {
-  const cases: [string, number | undefined, RegExp][] = [
-    [fx('ip-route/iproute2-6.1.txt'), 1, /ip route/],
-    [fx('iptables/save-nf_tables.txt'), 1, /iptables/],
-    [fx('ip-addr/ifconfig.txt'), 1, /ifconfig/],
-    // Truncated on top: detail lines with no header before them.
-    [fx('ip-link/iproute2-6.1-d.txt').split('\n').slice(1).join('\n'), 1, /header/],
-  ]
-  for (const [input, line, msg] of cases) {
-    assert.throws(
-      () => parseIpLink(input),
-      (e: unknown) => {
-        assert.ok(e instanceof ParseError)
-        assert.equal(e.line, line)
-        assert.match(e.message, msg)
-        assert.match(e.hint ?? '', /ip -d link show/)
-        return true
-      },
-    )
-  }
+  assertParseErrors(
+    parseIpLink,
+    [
+      [fx('ip-route/iproute2-6.1.txt'), 1, /ip route/],
+      [fx('iptables/save-nf_tables.txt'), 1, /iptables/],
+      [fx('ip-addr/ifconfig.txt'), 1, /ifconfig/],
+      // Truncated on top: detail lines with no header before them.
+      [fx('ip-link/iproute2-6.1-d.txt').split('\n').slice(1).join('\n'), 1, /header/],
+    ],
+    /ip -d link show/,
+  )
   // Garbage in the middle of a real capture names its line.
   const lines = fx('ip-link/iproute2-6.1-d.txt').split('\n')
   lines.splice(4, 0, 'Chain INPUT (policy ACCEPT)')

@@ -1,13 +1,10 @@
 import assert from 'node:assert/strict'
-import {readFileSync, readdirSync} from 'node:fs'
 import {test} from 'node:test'
 
 import type {Neigh} from '../../../src/model.js'
-import {ParseError} from '../../../src/parse/errors.js'
 import {parseIpNeigh} from '../../../src/parse/ip-neigh.js'
+import {assertParseErrors, captures, fx, textAndJsonAgree} from './helpers.js'
 
-const OUT = new URL('../../fixtures/outputs/', import.meta.url)
-const fx = (path: string): string => readFileSync(new URL(path, OUT), 'utf8')
 const find = (ns: Neigh[], dst: string): Neigh => {
   const n = ns.find((x) => x.dst === dst)
   assert.ok(n, `no neighbour ${dst}`)
@@ -35,19 +32,16 @@ test('ip neigh (iproute2 6.1, node A): flannel peers are PERMANENT on flannel.1'
   })
 })
 
-const PAIRS: [string, string][] = [
-  ['ip-neigh/iproute2-6.1.txt', 'ip-neigh/iproute2-6.1.json'],
-  ['ip-neigh/flt-h-states.txt', 'ip-neigh/flt-h-states.json'],
-  ['ip-neigh/flt-h-nud-all.txt', 'ip-neigh/flt-h-nud-all.json'],
-  ['ip-neigh/flt-h-proxy.txt', 'ip-neigh/flt-h-proxy.json'],
-]
-for (const [text, json] of PAIRS) {
-  test(`text and JSON captures agree, raw lines included: ${text} ~ ${json}`, () => {
-    const a = parseIpNeigh(fx(text))
-    assert.ok(a.length >= 1)
-    assert.deepEqual(parseIpNeigh(fx(json)), a)
-  })
-}
+textAndJsonAgree(
+  parseIpNeigh,
+  [
+    ['ip-neigh/iproute2-6.1.txt', 'ip-neigh/iproute2-6.1.json'],
+    ['ip-neigh/flt-h-states.txt', 'ip-neigh/flt-h-states.json'],
+    ['ip-neigh/flt-h-nud-all.txt', 'ip-neigh/flt-h-nud-all.json'],
+    ['ip-neigh/flt-h-proxy.txt', 'ip-neigh/flt-h-proxy.json'],
+  ],
+  1,
+)
 
 test('states without lladdr, router and proxy flags, NOARP (flt-h capture)', () => {
   const ns = parseIpNeigh(fx('ip-neigh/flt-h-nud-all.txt'))
@@ -92,11 +86,10 @@ test('older iproute2 (two spaces before FAILED) from networkservicemesh/deployme
 })
 
 test('every neighbour capture parses with lower-case lladdr', () => {
-  const dir = new URL('ip-neigh/', OUT)
-  const files = readdirSync(dir).filter((f) => !f.endsWith('.note'))
+  const files = captures('ip-neigh')
   assert.ok(files.length >= 10)
-  for (const f of files) {
-    for (const n of parseIpNeigh(readFileSync(new URL(f, dir), 'utf8'))) {
+  for (const {file: f, text} of files) {
+    for (const n of parseIpNeigh(text)) {
       if (n.lladdr !== undefined) assert.equal(n.lladdr, n.lladdr.toLowerCase(), f)
     }
   }
@@ -110,24 +103,16 @@ test('empty input is an empty list', () => {
 })
 
 test('other tools are ParseErrors naming the line and `ip neigh`', () => {
-  const cases: [string, number | undefined, RegExp][] = [
-    [fx('ip-route/iproute2-6.1.txt'), 1, /route/],
-    // A host route starts with an address too.
-    [fx('ip-route/flt-h-multipath.txt').split('\n').slice(6).join('\n'), 1, /route/],
-    [fx('bridge-fdb/iproute2-6.1.txt'), 1, /bridge fdb/],
-    [fx('iptables/S.txt'), 1, /iptables/],
-    [fx('ip-route/iproute2-6.1.json'), undefined, /dst|ip -j neigh/],
-  ]
-  for (const [input, line, msg] of cases) {
-    assert.throws(
-      () => parseIpNeigh(input),
-      (e: unknown) => {
-        assert.ok(e instanceof ParseError, String(e))
-        assert.equal(e.line, line)
-        assert.match(e.message, msg)
-        assert.match(e.hint ?? '', /ip neigh/)
-        return true
-      },
-    )
-  }
+  assertParseErrors(
+    parseIpNeigh,
+    [
+      [fx('ip-route/iproute2-6.1.txt'), 1, /route/],
+      // A host route starts with an address too.
+      [fx('ip-route/flt-h-multipath.txt').split('\n').slice(6).join('\n'), 1, /route/],
+      [fx('bridge-fdb/iproute2-6.1.txt'), 1, /bridge fdb/],
+      [fx('iptables/S.txt'), 1, /iptables/],
+      [fx('ip-route/iproute2-6.1.json'), undefined, /dst|ip -j neigh/],
+    ],
+    /ip neigh/,
+  )
 })

@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict'
-import {readFileSync, readdirSync} from 'node:fs'
 import {test} from 'node:test'
 
 import type {Route} from '../../../src/model.js'
 import {ParseError} from '../../../src/parse/errors.js'
 import {parseIpRoute} from '../../../src/parse/ip-route.js'
+import {assertParseErrors, captures, fx, textAndJsonAgree} from './helpers.js'
 
-const OUT = new URL('../../fixtures/outputs/', import.meta.url)
-const fx = (path: string): string => readFileSync(new URL(path, OUT), 'utf8')
 const find = (routes: Route[], dst: string, pred: (r: Route) => boolean = () => true): Route => {
   const r = routes.find((x) => x.dst === dst && pred(x))
   assert.ok(r, `no route ${dst} in ${routes.map((x) => x.dst).join(',')}`)
@@ -67,25 +65,23 @@ test('route -n of the same node: Genmask to prefix, 0.0.0.0 gateway to none, * t
   )
 })
 
-const PAIRS: [string, string][] = [
-  ['ip-route/iproute2-6.1.txt', 'ip-route/iproute2-6.1.json'],
-  ['ip-route/flt-h-multipath.txt', 'ip-route/flt-h-multipath.json'],
-  ['ip-route/flt-h-v6-multipath.txt', 'ip-route/flt-h-v6-multipath.json'],
-  ['ip-route/flt-h-table-all.txt', 'ip-route/flt-h-table-all.json'],
-]
-for (const [text, json] of PAIRS) {
-  test(`text and JSON captures agree, raw lines included: ${text} ~ ${json}`, () => {
-    const a = parseIpRoute(fx(text))
-    assert.ok(a.length >= 7)
-    assert.deepEqual(parseIpRoute(fx(json)), a)
-  })
-}
+textAndJsonAgree(
+  parseIpRoute,
+  [
+    ['ip-route/iproute2-6.1.txt', 'ip-route/iproute2-6.1.json'],
+    ['ip-route/flt-h-multipath.txt', 'ip-route/flt-h-multipath.json'],
+    ['ip-route/flt-h-v6-multipath.txt', 'ip-route/flt-h-v6-multipath.json'],
+    ['ip-route/flt-h-table-all.txt', 'ip-route/flt-h-table-all.json'],
+  ],
+  7,
+)
 
 test('multipath keeps one route with the first nexthop, host routes get /32 and /128', () => {
   const routes = parseIpRoute(fx('ip-route/flt-h-multipath.txt'))
   const mp = find(routes, '10.244.5.0/24')
   assert.equal(mp.gateway, '10.99.0.12')
   assert.equal(mp.dev, 'eth0')
+  assert.equal(mp.onlink, false)
   assert.deepEqual(mp.nexthops, [
     {gateway: '10.99.0.12', dev: 'eth0', weight: 1, onlink: false},
     {gateway: '10.99.0.13', dev: 'eth0', weight: 2, onlink: false},
@@ -101,6 +97,7 @@ test('multipath keeps one route with the first nexthop, host routes get /32 and 
   const mp6 = find(v6, 'fd00:244::/56')
   assert.equal(mp6.gateway, 'fd00:99::12')
   assert.equal(mp6.nexthops?.[1]?.dev, 'eth1')
+  assert.equal(mp6.onlink, false)
   assert.equal(mp6.metric, 1024)
   assert.equal(find(v6, 'fd00:245::1/128').gateway, 'fd00:99::12')
   assert.equal(find(v6, 'default').gateway, 'fd00:99::1')
@@ -178,11 +175,10 @@ test('other distributions: proto static, metric (flannel-io/flannel#1029), route
 })
 
 test('every route capture parses; dst is default or a CIDR', () => {
-  const dir = new URL('ip-route/', OUT)
-  const files = readdirSync(dir).filter((f) => !f.endsWith('.note'))
+  const files = captures('ip-route')
   assert.ok(files.length >= 15)
-  for (const f of files) {
-    const routes = parseIpRoute(readFileSync(new URL(f, dir), 'utf8'))
+  for (const {file: f, text} of files) {
+    const routes = parseIpRoute(text)
     assert.ok(routes.length > 0, f)
     for (const r of routes) assert.ok(r.dst === 'default' || r.dst.includes('/'), `${f}: ${r.dst}`)
   }
@@ -194,27 +190,19 @@ test('empty input is an empty list', () => {
 })
 
 test('other tools are ParseErrors, not silently skipped', () => {
-  const cases: [string, number | undefined, RegExp][] = [
-    [fx('iptables/save-nf_tables.txt'), 1, /iptables/],
-    [fx('iptables/L-n-v.txt'), 1, /iptables -L/],
-    [fx('ip-addr/iproute2-6.1.txt'), 1, /ip link/],
-    [fx('ip-neigh/iproute2-6.1.txt'), 1, /neighbour|ip neigh/],
-    [fx('ip-route/iproute2-6.1.txt').replace('10.244.3.0/24 via', 'x 10.244.3.0/24 via'), 5, /route/],
-    [`\tnexthop via 10.99.0.12 dev eth0 weight 1`, 1, /route line before/],
-    [fx('ip-link/iproute2-6.1-d.json'), undefined, /dst/],
-  ]
-  for (const [input, line, msg] of cases) {
-    assert.throws(
-      () => parseIpRoute(input),
-      (e: unknown) => {
-        assert.ok(e instanceof ParseError, String(e))
-        assert.equal(e.line, line)
-        assert.match(e.message, msg)
-        assert.match(e.hint ?? '', /ip route|route -n/)
-        return true
-      },
-    )
-  }
+  assertParseErrors(
+    parseIpRoute,
+    [
+      [fx('iptables/save-nf_tables.txt'), 1, /iptables/],
+      [fx('iptables/L-n-v.txt'), 1, /iptables -L/],
+      [fx('ip-addr/iproute2-6.1.txt'), 1, /ip link/],
+      [fx('ip-neigh/iproute2-6.1.txt'), 1, /neighbour|ip neigh/],
+      [fx('ip-route/iproute2-6.1.txt').replace('10.244.3.0/24 via', 'x 10.244.3.0/24 via'), 5, /route/],
+      [`\tnexthop via 10.99.0.12 dev eth0 weight 1`, 1, /route line before/],
+      [fx('ip-link/iproute2-6.1-d.json'), undefined, /dst/],
+    ],
+    /ip route|route -n/,
+  )
   // `route` without -n prints names; a table that lost a column is not a route table.
   const named = fx('ip-route/route-n.txt').replace(
     '0.0.0.0         10.99.0.1  ',

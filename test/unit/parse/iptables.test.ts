@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict'
-import {readFileSync} from 'node:fs'
 import {test} from 'node:test'
 
 import type {IptablesRuleset, IptRule} from '../../../src/model.js'
 import {ParseError} from '../../../src/parse/errors.js'
 import {parseIptables} from '../../../src/parse/iptables.js'
+import {fx} from './helpers.js'
 
-const OUT = new URL('../../fixtures/outputs/', import.meta.url)
-const fx = (path: string): string => readFileSync(new URL(path, OUT), 'utf8')
 const ipt = (path: string): IptablesRuleset => parseIptables(fx(`iptables/${path}`))
 
 const chain = (rs: IptablesRuleset, table: string, name: string) => {

@@ -1,11 +1,8 @@
 import assert from 'node:assert/strict'
-import {readFileSync} from 'node:fs'
 import {test} from 'node:test'
 
 import {normalizeLogLine, parseLog} from '../../../src/parse/logs.js'
-
-const OUT = new URL('../../fixtures/outputs/', import.meta.url)
-const fx = (path: string): string => readFileSync(new URL(path, OUT), 'utf8')
+import {fx} from './helpers.js'
 
 test('klog lines (flannel#1125): text, level, time and file:line separated; raw kept', () => {
   const l = parseLog('flannel.log', fx('logs/flannel-1125-podcidr.log'))

@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict'
-import {readFileSync} from 'node:fs'
 import {test} from 'node:test'
 
 import {ParseError} from '../../../src/parse/errors.js'
 import {parseModules} from '../../../src/parse/lsmod.js'
-
-const OUT = new URL('../../fixtures/outputs/', import.meta.url)
-const fx = (path: string): string => readFileSync(new URL(path, OUT), 'utf8')
+import {fx} from './helpers.js'
 
 test('lsmod of a Raspberry Pi k3s node (k3s#703): vxlan loaded, br_netfilter not', () => {
   const m = parseModules(fx('lsmod/k3s-703-rpi4.txt'))

@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict'
-import {readFileSync} from 'node:fs'
 import {test} from 'node:test'
 
 import type {NftRule, NftRuleset, NftTable} from '../../../src/model.js'
 import {ParseError} from '../../../src/parse/errors.js'
 import {parseNft, resolvePriority} from '../../../src/parse/nft.js'
+import {fx} from './helpers.js'
 
-const OUT = new URL('../../fixtures/outputs/', import.meta.url)
-const fx = (path: string): string => readFileSync(new URL(path, OUT), 'utf8')
 const nft = (path: string): NftRuleset => parseNft(fx(`nft/${path}`))
 
 const table = (rs: NftRuleset, family: string, name: string): NftTable => {

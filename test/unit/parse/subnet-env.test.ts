@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict'
-import {readFileSync} from 'node:fs'
 import {test} from 'node:test'
 
 import {ParseError} from '../../../src/parse/errors.js'
 import {parseSubnetEnv} from '../../../src/parse/subnet-env.js'
-
-const OUT = new URL('../../fixtures/outputs/', import.meta.url)
-const fx = (path: string): string => readFileSync(new URL(path, OUT), 'utf8')
+import {fx} from './helpers.js'
 
 test("subnet.env of a worker (flannel#1437): four keys in flannel's order", () => {
   const s = parseSubnetEnv(fx('subnet-env/flannel-1437-worker.env'))

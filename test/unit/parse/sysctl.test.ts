@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict'
-import {readFileSync} from 'node:fs'
 import {test} from 'node:test'
 
 import {ParseError} from '../../../src/parse/errors.js'
 import {ipv4ConfKey, parseSysctl, sysctlKeyFromPath} from '../../../src/parse/sysctl.js'
-
-const OUT = new URL('../../fixtures/outputs/', import.meta.url)
-const fx = (path: string): string => readFileSync(new URL(path, OUT), 'utf8')
+import {fx} from './helpers.js'
 
 test('sysctl -a (netns A): dotted keys, interface names with a dot written with /', () => {
   const s = parseSysctl(fx('sysctl/netns-a.txt'))

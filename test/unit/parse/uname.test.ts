@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict'
-import {readFileSync} from 'node:fs'
 import {test} from 'node:test'
 
 import {ParseError} from '../../../src/parse/errors.js'
 import {kernelVersion, parseUname} from '../../../src/parse/uname.js'
-
-const OUT = new URL('../../fixtures/outputs/', import.meta.url)
-const fx = (path: string): string => readFileSync(new URL(path, OUT), 'utf8')
+import {fx} from './helpers.js'
 
 test('uname -a / -r (captured) and uname -a from k3s#6507', () => {
   assert.deepEqual(parseUname(fx('uname/a.txt')), {

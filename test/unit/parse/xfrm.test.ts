@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict'
-import {readFileSync} from 'node:fs'
 import {test} from 'node:test'
 
 import {ParseError} from '../../../src/parse/errors.js'
 import {parseXfrmPolicy, parseXfrmState, redactXfrmKeys} from '../../../src/parse/xfrm.js'
-
-const OUT = new URL('../../fixtures/outputs/', import.meta.url)
-const fx = (path: string): string => readFileSync(new URL(path, OUT), 'utf8')
+import {fx} from './helpers.js'
 
 test('ip xfrm policy (iproute2 6.1, node A): flannel shape, reqid 11, in capture order', () => {
   const ps = parseXfrmPolicy(fx('ip-xfrm-policy/iproute2-6.1.txt'))
