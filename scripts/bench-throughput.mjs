@@ -4,11 +4,10 @@
 // DirectRouting (the same pods talk over plain routes). Same pods, same machine, one run each.
 // Traffic stays between the labs' own namespaces; both labs are removed at the end, also on failure.
 import {execFileSync, spawnSync} from 'node:child_process'
-import {cpus, release} from 'node:os'
+import {cpus, release, tmpdir} from 'node:os'
 import {fileURLToPath} from 'node:url'
 import {dirname, join} from 'node:path'
 import {mkdtempSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const bin = join(root, 'bin', 'run.js')
@@ -70,22 +69,23 @@ function measure(name, direct) {
   }
 }
 
-const labs = ['bench-vx', 'bench-dr']
+// [name, DirectRouting]; every lab listed here is taken down at the end.
+const labs = [
+  ['bench-vx', false],
+  ['bench-dr', true],
+]
 try {
   console.log(
     `pod↔pod TCP throughput (iperf3 -t ${SECONDS}), ${cpus()[0]?.model ?? 'cpu'}, ${cpus().length} cores, kernel ${release()}`,
   )
-  for (const [name, direct] of [
-    ['bench-vx', false],
-    ['bench-dr', true],
-  ]) {
+  for (const [name, direct] of labs) {
     const m = measure(name, direct)
     console.log(
       `${direct ? 'DirectRouting' : 'vxlan        '}  ${m.gbps.toFixed(2).padStart(7)} Gbit/s  retransmits ${m.retransmits}  (node-1: ${m.route})`,
     )
   }
 } finally {
-  for (const name of labs) {
+  for (const [name] of labs) {
     try {
       cli(['lab', 'down', '--name', name])
     } catch {

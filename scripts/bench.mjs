@@ -5,7 +5,8 @@
 //   entries (the floor), and a no-change re-run; one run each (root only, skipped with a note otherwise).
 // Usage: npm run bench [-- --runs N]
 import {execFileSync, spawnSync} from 'node:child_process'
-import {cpus, totalmem, release} from 'node:os'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {cpus, totalmem, release, tmpdir} from 'node:os'
 import {fileURLToPath} from 'node:url'
 import {dirname, join} from 'node:path'
 
@@ -86,8 +87,6 @@ console.log(JSON.stringify({machine, commit, runs: RUNS, results: rows}))
 await benchSetup()
 
 async function benchSetup() {
-  const {mkdtempSync, writeFileSync, rmSync, readFileSync} = await import('node:fs')
-  const {tmpdir} = await import('node:os')
   const PEERS = 1000
   console.log(`\nsetup with ${PEERS} peers`)
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
@@ -117,30 +116,23 @@ async function benchSetup() {
     ip: `172.16.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`,
     mac: `0a:58:00:00:${((i >> 8) & 0xff).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`,
   }))
-  const node = (n, annotations) => ({
+  const node = (n) => ({
     apiVersion: 'v1',
     kind: 'Node',
-    metadata: {name: n.name, annotations},
+    metadata: {
+      name: n.name,
+      annotations: {
+        'flannel.alpha.coreos.com/backend-data': JSON.stringify({VNI: 1, VtepMAC: n.mac}),
+        'flannel.alpha.coreos.com/backend-type': 'vxlan',
+        'flannel.alpha.coreos.com/kube-subnet-manager': 'true',
+        'flannel.alpha.coreos.com/public-ip': n.ip,
+      },
+    },
     spec: {podCIDR: n.podCIDR, podCIDRs: [n.podCIDR]},
     status: {addresses: [{type: 'InternalIP', address: n.ip}]},
   })
-  const items = [
-    // This node carries its VtepMAC already, so setup and the raw batch create the same device.
-    node(self, {
-      'flannel.alpha.coreos.com/backend-data': JSON.stringify({VNI: 1, VtepMAC: self.mac}),
-      'flannel.alpha.coreos.com/backend-type': 'vxlan',
-      'flannel.alpha.coreos.com/kube-subnet-manager': 'true',
-      'flannel.alpha.coreos.com/public-ip': self.ip,
-    }),
-    ...peers.map((p) =>
-      node(p, {
-        'flannel.alpha.coreos.com/backend-data': JSON.stringify({VNI: 1, VtepMAC: p.mac}),
-        'flannel.alpha.coreos.com/backend-type': 'vxlan',
-        'flannel.alpha.coreos.com/kube-subnet-manager': 'true',
-        'flannel.alpha.coreos.com/public-ip': p.ip,
-      }),
-    ),
-  ]
+  // This node carries its VtepMAC already, like its peers, so setup and the raw batch create the same device.
+  const items = [self, ...peers].map(node)
   const nodesFile = join(dir, 'nodes.json')
   const netConf = join(dir, 'net-conf.json')
   writeFileSync(nodesFile, JSON.stringify({apiVersion: 'v1', kind: 'List', items}, null, 2) + '\n')

@@ -14,13 +14,8 @@ A=flt-cap-a
 B=flt-cap-b
 SW=flt-cap-sw
 POD=flt-cap-pod
-ALL=($A $B $SW $POD)
-
-cleanup() { for n in "${ALL[@]}"; do ip netns del "$n" 2>/dev/null || true; done; }
-trap cleanup EXIT
-cleanup
-
-for n in "${ALL[@]}"; do ip netns add "$n"; done
+. "$(dirname "$0")/lib/capture.sh"
+netns_fresh $A $B $SW $POD
 inA() { ip netns exec $A "$@"; }
 inB() { ip netns exec $B "$@"; }
 
@@ -185,14 +180,11 @@ inA ip xfrm policy add src 10.244.2.0/24 dst 10.244.1.0/24 dir fwd tmpl src 10.9
 # A stale policy for a node that is gone.
 inA ip xfrm policy add src 10.244.1.0/24 dst 10.244.7.0/24 dir out tmpl src 10.99.0.11 dst 10.99.0.17 proto esp reqid 11 mode tunnel
 
-KERNEL=$(uname -r)
-DATE=$(date -u +%Y-%m-%d)
 IPV=$(ip -V)
 note() { # dir name version cmd...
   local dir=$1 name=$2 ver=$3
   shift 3
-  mkdir -p "$OUT/$dir"
-  printf 'command: %s\ntool: %s\nkernel: %s\ncaptured: %s by scripts/capture-fixtures.sh\n' "$*" "$ver" "$KERNEL" "$DATE" >"$OUT/$dir/$name.note"
+  write_note "$OUT/$dir/$name" "$*" "$ver"
 }
 cap() { # dir name version ns cmd...
   local dir=$1 name=$2 ver=$3 ns=$4

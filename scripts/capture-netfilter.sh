@@ -18,12 +18,8 @@ NFTFW=flt-h-nf-nftfw     # nftables mode + an nft-only host firewall (policy dro
 NFTOK=flt-h-nf-nftok     # nftables mode, nothing else
 V6=flt-h-nf-v6           # ip6tables rules of a dual-stack flannel node
 GOTO=flt-h-nf-goto       # -g / goto, RETURN, LOG: chain-walking semantics for the evaluator
-ALL=($HEALTHY $CENTOS $STALE $SPLIT $NFTFW $NFTOK $V6 $GOTO)
-
-cleanup() { for n in "${ALL[@]}"; do ip netns del "$n" 2>/dev/null || true; done; }
-trap cleanup EXIT
-cleanup
-for n in "${ALL[@]}"; do ip netns add "$n"; done
+. "$(dirname "$0")/lib/capture.sh"
+netns_fresh $HEALTHY $CENTOS $STALE $SPLIT $NFTFW $NFTOK $V6 $GOTO
 inns() {
   local ns=$1
   shift
@@ -297,8 +293,6 @@ table inet gototest {
 }
 EON
 
-KERNEL=$(uname -r)
-DATE=$(date -u +%Y-%m-%d)
 IPTV=$(iptables --version)
 IP6TV=$(ip6tables --version)
 LEGV=$(iptables-legacy --version)
@@ -306,9 +300,7 @@ NFTV=$(nft --version)
 cap() { # dir name version ns shape cmd...  (stderr is kept: iptables-nft prints its warnings there)
   local dir=$1 name=$2 ver=$3 ns=$4 shape=$5
   shift 5
-  mkdir -p "$OUT/$dir"
-  printf 'command: %s\ntool: %s\nkernel: %s\ncaptured: %s by scripts/capture-netfilter.sh in namespace %s\nshape: %s\n' \
-    "$*" "$ver" "$KERNEL" "$DATE" "$ns" "$shape" >"$OUT/$dir/$name.note"
+  write_note "$OUT/$dir/$name" "$*" "$ver" "$ns" shape "$shape"
   ip netns exec "$ns" "$@" >"$OUT/$dir/$name" 2>&1 || true
 }
 

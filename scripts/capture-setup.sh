@@ -29,22 +29,14 @@ N2=${P}n2
 N3=${P}n3
 D=${P}d
 G=${P}g
-ALL=($SW $N1 $N2 $N3 $D $G)
-TMP=$(mktemp -d /tmp/flt-h-st.XXXXXX)
-chmod 755 "$TMP"
-
-cleanup() {
-  for n in "${ALL[@]}"; do ip netns del "$n" 2>/dev/null || true; done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-cleanup
-mkdir -p "$TMP"
-
 [ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 1; }
 [ -f "$ROOT/dist/commands/index.js" ] || { echo "dist/ is missing: npm run build" >&2; exit 1; }
 
-for n in "${ALL[@]}"; do ip netns add "$n"; done
+. "$ROOT/scripts/lib/capture.sh"
+CAPTURE_TMP=$(mktemp -d /tmp/flt-h-st.XXXXXX)
+TMP=$CAPTURE_TMP
+chmod 755 "$TMP"
+netns_fresh $SW $N1 $N2 $N3 $D $G
 ip -n $SW link add br0 type bridge
 ip -n $SW link set br0 up
 i=0
@@ -117,8 +109,6 @@ table inet foreign {
 EON
 echo 'not flannel' >"$TMP/vxlan/node-1/other.conf"
 
-KERNEL=$(uname -r)
-DATE=$(date -u +%Y-%m-%d)
 IPV=$(ip -V)
 BRV="$(bridge -V)"
 IPTV=$(iptables -V)
@@ -128,9 +118,7 @@ FCV="flannelctl $(node -p "require('$ROOT/package.json').version") @ $(git -C "$
 note() { # dir name tool what cmd...
   local dir=$1 name=$2 tool=$3 what=$4
   shift 4
-  mkdir -p "$OUT/$dir"
-  printf 'command: %s\ntool: %s\nkernel: %s\ncaptured: %s by scripts/capture-setup.sh in namespace %s\ncase: %s\n' \
-    "$*" "$tool" "$KERNEL" "$DATE" "$NS" "$what" >"$OUT/$dir/$name.note"
+  write_note "$OUT/$dir/$name" "$*" "$tool" "$NS" case "$what"
 }
 cap() { # dir name tool what cmd... (inside $NS)
   local dir=$1 name=$2 tool=$3 what=$4
@@ -152,6 +140,16 @@ kernel_state() { # dir what
   cap "$dir" bridge-fdb.json "$BRV" "$what" bridge -j fdb show
   cap "$dir" iptables-save.txt "$IPTV" "$what" iptables-save
   cap "$dir" nft.txt "$NFTV" "$what" nft list ruleset
+}
+one_node() { # dir ns what: `flannelctl setup` of node-1 in ns, then its kernel state and files
+  local dir=$1 what=$3
+  NS=$2
+  setup "$dir" "$NS" node-1
+  kernel_state "$dir" "$what"
+  file "$dir" net-conf.json "$TMP/$dir/net-conf.json" "$what"
+  file "$dir" nodes.json "$TMP/$dir/nodes.json" "$what (after setup published node-1)"
+  file "$dir" subnet.env "$TMP/$dir/node-1/subnet.env" "$what"
+  file "$dir" journal.json "$TMP/state/netns-$NS/journal.json" "$what (setup's journal)"
 }
 
 rm -rf "${OUT:?}"/vxlan-before "${OUT:?}"/vxlan "${OUT:?}"/nft-direct "${OUT:?}"/host-gw
@@ -179,14 +177,7 @@ echo '{"Network": "10.244.0.0/16", "EnableNFTables": true, "Backend": {"Type": "
 list "$(nodeobj node-1 10.244.1.0/24 10.99.0.21)" \
   "$(nodeobj node-2 10.244.2.0/24 10.99.0.12 vxlan 10.99.0.12 '"{\"VNI\":1,\"VtepMAC\":\"0a:58:0a:f4:02:00\"}"')" \
   "$(nodeobj node-3 10.244.3.0/24 10.98.0.13 vxlan 10.98.0.13 '"{\"VNI\":1,\"VtepMAC\":\"0a:58:0a:f4:03:00\"}"')" >"$TMP/nft-direct/nodes.json"
-setup nft-direct $D node-1
-NS=$D
-W="one node (eth0 10.99.0.21/24, default via 10.99.0.1) after 'flannelctl setup' with EnableNFTables and DirectRouting; peer node-2 at 10.99.0.12 (same subnet: direct route), peer node-3 at 10.98.0.13 (behind the gateway: vxlan)"
-kernel_state nft-direct "$W"
-file nft-direct net-conf.json "$TMP/nft-direct/net-conf.json" "$W"
-file nft-direct nodes.json "$TMP/nft-direct/nodes.json" "$W (after setup published node-1)"
-file nft-direct subnet.env "$TMP/nft-direct/node-1/subnet.env" "$W"
-file nft-direct journal.json "$TMP/state/netns-$D/journal.json" "$W (setup's journal)"
+one_node nft-direct $D "one node (eth0 10.99.0.21/24, default via 10.99.0.1) after 'flannelctl setup' with EnableNFTables and DirectRouting; peer node-2 at 10.99.0.12 (same subnet: direct route), peer node-3 at 10.98.0.13 (behind the gateway: vxlan)"
 
 # --- host-gw ---------------------------------------------------------------------------------------------
 mkdir -p "$TMP/host-gw/node-1"
@@ -194,13 +185,6 @@ echo '{"Network": "10.244.0.0/16", "Backend": {"Type": "host-gw"}}' >"$TMP/host-
 list "$(nodeobj node-1 10.244.1.0/24 10.99.0.22)" \
   "$(nodeobj node-2 10.244.2.0/24 10.99.0.12 host-gw 10.99.0.12 '"null"')" \
   "$(nodeobj node-3 10.244.3.0/24 10.99.0.13 host-gw 10.99.0.13 '"null"')" >"$TMP/host-gw/nodes.json"
-setup host-gw $G node-1
-NS=$G
-W="one node (eth0 10.99.0.22/24) after 'flannelctl setup' with the host-gw backend; peers node-2 10.99.0.12 and node-3 10.99.0.13 on the same subnet"
-kernel_state host-gw "$W"
-file host-gw net-conf.json "$TMP/host-gw/net-conf.json" "$W"
-file host-gw nodes.json "$TMP/host-gw/nodes.json" "$W (after setup published node-1)"
-file host-gw subnet.env "$TMP/host-gw/node-1/subnet.env" "$W"
-file host-gw journal.json "$TMP/state/netns-$G/journal.json" "$W (setup's journal)"
+one_node host-gw $G "one node (eth0 10.99.0.22/24) after 'flannelctl setup' with the host-gw backend; peers node-2 10.99.0.12 and node-3 10.99.0.13 on the same subnet"
 
 echo "captured into $OUT (temporary folder was $TMP)"
