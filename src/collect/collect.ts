@@ -7,8 +7,8 @@ import {createHash} from 'node:crypto'
 
 import {PROBES, type ProbeId} from '../facts/probes.js'
 import type {BundleManifest, EvidenceSource, RawCapture} from '../facts/sources.js'
-import {nodeFolder, type FleetManifestNode, type FleetPlan} from '../engine/fleet.js'
-import {mapLimit} from '../lib/concurrency.js'
+import type {FleetNode, FleetPlan} from '../engine/fleet.js'
+import {mapLimit, withTimeout} from '../lib/concurrency.js'
 import {redactXfrmKeys} from '../parse/xfrm.js'
 import {VERSION} from '../version.js'
 
@@ -116,6 +116,18 @@ export async function captureBundle(
   return {files, manifest}
 }
 
+/** A node's folder name in a multi-node bundle (node names are DNS names; anything else is replaced). */
+export const nodeFolder = (node: string): string => `nodes/${node.replace(/[^A-Za-z0-9._-]/g, '_')}/`
+
+/** The manifest of a multi-node bundle lists its nodes and how each was reached. */
+export interface FleetManifestNode {
+  name: string
+  access: FleetNode['access']
+  pod?: string
+  note?: string
+  chosen?: string
+}
+
 /** The probes answered by the API once for the whole cluster (a multi-node bundle keeps them at the top). */
 export const CLUSTER_ONCE: readonly ProbeId[] = ['nodes', 'flannel-cfg', 'daemonset', 'rbac']
 
@@ -149,13 +161,7 @@ export async function captureFleetBundle(plan: FleetPlan, o: FleetCollectOptions
     if (t.chosen !== undefined) entry.chosen = t.chosen
     const opts: {probes: readonly ProbeId[]; now: Date; maxLogLines?: number} = {probes: nodeProbes, now}
     if (o.maxLogLines !== undefined) opts.maxLogLines = o.maxLogLines
-    let timer: NodeJS.Timeout | undefined
-    const part = await Promise.race([
-      captureBundle(t.source, opts),
-      new Promise<'timeout'>((resolve) => {
-        timer = setTimeout(() => resolve('timeout'), timeout)
-      }),
-    ]).finally(() => clearTimeout(timer))
+    const part = await withTimeout(captureBundle(t.source, opts), timeout)
     done++
     o.progress?.(done, total, t.node)
     if (part !== 'timeout') return {entry, part}

@@ -1,7 +1,7 @@
 import {Command, Flags, type Interfaces} from '@oclif/core'
 
 import type {BundleFiles} from '../collect/collect.js'
-import type {LiveOptions} from '../facts/sources.js'
+import {liveOptionsFrom} from './live-flags.js'
 import {connect, fleetFlags, fleetSelection, kubeFlags, wantsFleet} from './kube-flags.js'
 
 export default class Collect extends Command {
@@ -104,14 +104,7 @@ With --all-nodes, --nodes or --sample the evidence of each node is taken inside 
       import('../host/fs.js'),
       import('../host/runner.js'),
     ])
-    const o: LiveOptions = {timeoutMs: flags.timeout}
-    if (flags.netns) o.netns = flags.netns
-    if (flags['net-conf']) o.netConfPath = flags['net-conf']
-    if (flags['subnet-env']) o.subnetEnvPath = flags['subnet-env']
-    if (flags['nodes-file']) o.nodesFile = flags['nodes-file']
-    if (flags['node-name']) o.nodeName = flags['node-name']
-    if (flags['cni-dir']) o.cniDir = flags['cni-dir']
-    if (flags.log) o.logFiles = flags.log
+    const o = liveOptionsFrom(flags)
     const source = liveSource(execaRunner(flags.timeout), nodeFs, o)
     return captureBundle(source, {maxLogLines: flags['log-lines']})
   }

@@ -4,10 +4,11 @@ import type {CheckDef} from '../checks/types.js'
 
 import type {DoctorReport, FailOn} from '../engine/doctor.js'
 import type {FleetReport} from '../engine/fleet.js'
-import type {EvidenceSource, LiveOptions} from '../facts/sources.js'
+import type {EvidenceSource} from '../facts/sources.js'
 import type {OutputFormat} from '../report/render.js'
 import {VERSION} from '../version.js'
 import {checkFlags, idList} from './check-flags.js'
+import {liveOptionsFrom} from './live-flags.js'
 import {connect, fleetFlags, fleetSelection, kubeFlags, UsageError, wantsFleet} from './kube-flags.js'
 
 export default class Doctor extends Command {
@@ -97,14 +98,7 @@ Exit codes: 0 healthy; 1 a finding at or above --fail-on; 2 usage error (bad fla
           )
         source = bundleSource(flags.bundle, files)
       } else {
-        const o: LiveOptions = {timeoutMs: flags.timeout}
-        if (flags.netns) o.netns = flags.netns
-        if (flags['net-conf']) o.netConfPath = flags['net-conf']
-        if (flags['subnet-env']) o.subnetEnvPath = flags['subnet-env']
-        if (flags['nodes-file']) o.nodesFile = flags['nodes-file']
-        if (flags['node-name']) o.nodeName = flags['node-name']
-        if (flags['cni-dir']) o.cniDir = flags['cni-dir']
-        if (flags.log) o.logFiles = flags.log
+        const o = liveOptionsFrom(flags)
         const {execaRunner} = await import('../host/runner.js')
         source = liveSource(execaRunner(flags.timeout), nodeFs, o)
       }

@@ -160,6 +160,33 @@ export function verdict(summary: Summary, failOn: FailOn): Pick<DoctorReport, 'r
   return {result: 'healthy', exitCode: 0}
 }
 
+/** The statuses that put a check in the nodes × checks table. */
+const ATTENTION: readonly Status[] = ['error', 'warning', 'unknown']
+
+/** One verdict over several node reports: failed if any failed, else incomplete if any was. */
+export function aggregateReports(reports: readonly DoctorReport[]): {
+  result: DoctorReport['result']
+  exitCode: 0 | 1 | 3
+  failing: string[]
+  summary: Summary
+} {
+  const summary: Summary = {ok: 0, error: 0, warning: 0, info: 0, unknown: 0, skip: 0}
+  const order: string[] = []
+  const failing = new Set<string>()
+  for (const r of reports)
+    for (const c of r.checks) {
+      summary[c.status]++
+      if (!order.includes(c.id)) order.push(c.id)
+      if (ATTENTION.includes(c.status)) failing.add(c.id)
+    }
+  const verdict = reports.some((r) => r.exitCode === 1)
+    ? ({result: 'failed', exitCode: 1} as const)
+    : reports.some((r) => r.exitCode === 3)
+      ? ({result: 'incomplete', exitCode: 3} as const)
+      : ({result: 'healthy', exitCode: 0} as const)
+  return {...verdict, failing: order.filter((id) => failing.has(id)), summary}
+}
+
 export interface DoctorOptions {
   checks: readonly CheckDef[]
   failOn: FailOn

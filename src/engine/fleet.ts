@@ -9,13 +9,15 @@ import type {CheckDef} from '../checks/types.js'
 import type {KubeClient} from '../k8s/client.js'
 import type {KubeNode, KubePod} from '../model.js'
 import {canIHint, CLUSTER_PROBES, combinedSource, kubeSource} from '../facts/kube-source.js'
-import {liveSource, type EvidenceSource, type RawCapture} from '../facts/sources.js'
+import {bundleSource, liveSource, type EvidenceSource, type RawCapture} from '../facts/sources.js'
 import type {Unavailable} from '../facts/types.js'
 import {podFs, podRunner} from '../k8s/pod-host.js'
-import {mapLimit} from '../lib/concurrency.js'
+import {mapLimit, withTimeout} from '../lib/concurrency.js'
+import {nodeFolder, type FleetManifestNode} from '../collect/collect.js'
 import {parseNodes} from '../parse/kube.js'
 import {parseDaemonSet} from '../parse/kube-objects.js'
 import {
+  aggregateReports,
   newDoctorMemo,
   runDoctor,
   SelectionError,
@@ -23,7 +25,7 @@ import {
   type FailOn,
   type Summary,
 } from './doctor.js'
-import {selectSample, type SampleChoice} from './sample.js'
+import {podsByNode, selectSample, type SampleChoice} from './sample.js'
 
 export const CLUSTER_SCHEMA = 'flannelctl/cluster-report'
 export const CLUSTER_SCHEMA_VERSION = 1
@@ -83,32 +85,6 @@ export interface FleetReport {
   nodes: FleetNode[]
 }
 
-export const ATTENTION = ['error', 'warning', 'unknown'] as const
-
-/** One verdict over several node reports: failed if any failed, else incomplete if any was. */
-export function aggregateReports(reports: readonly DoctorReport[]): {
-  result: DoctorReport['result']
-  exitCode: 0 | 1 | 3
-  failing: string[]
-  summary: Summary
-} {
-  const summary: Summary = {ok: 0, error: 0, warning: 0, info: 0, unknown: 0, skip: 0}
-  const order: string[] = []
-  const failing = new Set<string>()
-  for (const r of reports)
-    for (const c of r.checks) {
-      summary[c.status]++
-      if (!order.includes(c.id)) order.push(c.id)
-      if ((ATTENTION as readonly string[]).includes(c.status)) failing.add(c.id)
-    }
-  const verdict = reports.some((r) => r.exitCode === 1)
-    ? ({result: 'failed', exitCode: 1} as const)
-    : reports.some((r) => r.exitCode === 3)
-      ? ({result: 'incomplete', exitCode: 3} as const)
-      : ({result: 'healthy', exitCode: 0} as const)
-  return {...verdict, failing: order.filter((id) => failing.has(id)), summary}
-}
-
 /** A node source that could not look: every node probe answers with the same reason. */
 export function unreachableNode(
   node: string,
@@ -130,17 +106,6 @@ export function unreachableNode(
       return out
     },
   }
-}
-
-/** The running flannel pod of each node (the newest if several) and the container to exec into. */
-export function podsByNode(pods: readonly KubePod[]): Map<string, KubePod> {
-  const out = new Map<string, KubePod>()
-  for (const p of pods) {
-    if (p.node === undefined) continue
-    const cur = out.get(p.node)
-    if (cur === undefined || (cur.phase !== 'Running' && p.phase === 'Running')) out.set(p.node, p)
-  }
-  return out
 }
 
 const mainContainer = (p: KubePod): string | undefined => {
@@ -172,16 +137,6 @@ export function chooseNodes(
     return [...new Set(sel.names)].map((node) => ({node}))
   }
   return selectSample(nodes, pods, sel.size).map((c: SampleChoice) => ({node: c.node, chosen: c.reason}))
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
-  let timer: NodeJS.Timeout | undefined
-  return Promise.race([
-    p,
-    new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), ms)
-    }),
-  ]).finally(() => clearTimeout(timer))
 }
 
 /** Who to look at and how: shared by the every-node doctor and the every-node collect. */
@@ -408,18 +363,6 @@ export async function runFleet(o: FleetOptions): Promise<FleetReport> {
   return report
 }
 
-/** A node's folder name in a multi-node bundle (node names are DNS names; anything else is replaced). */
-export const nodeFolder = (node: string): string => `nodes/${node.replace(/[^A-Za-z0-9._-]/g, '_')}/`
-
-/** The manifest of a multi-node bundle lists its nodes and how each was reached. */
-export interface FleetManifestNode {
-  name: string
-  access: FleetNode['access']
-  pod?: string
-  note?: string
-  chosen?: string
-}
-
 /** True for a bundle written by `collect --all-nodes|--nodes|--sample` (a folder per node). */
 export function isFleetBundle(files: ReadonlyMap<string, string>): boolean {
   for (const k of files.keys()) if (k.startsWith('nodes/')) return true
@@ -435,7 +378,6 @@ export async function bundleFleet(
   files: ReadonlyMap<string, string>,
   o: {checks: readonly CheckDef[]; failOn: FailOn; version: string; now?: Date},
 ): Promise<FleetReport> {
-  const {bundleSource} = await import('../facts/sources.js')
   const now = o.now ?? new Date()
   const memo = newDoctorMemo()
   let manifest: {nodes?: FleetManifestNode[]; notes?: string[]; clusterNodes?: number; namespace?: string} =

@@ -64,6 +64,17 @@ function spread<T>(items: readonly T[], k: number): T[] {
   return out
 }
 
+/** The flannel pod of each node, the running one when there are several (during a rollout). */
+export function podsByNode(pods: readonly KubePod[]): Map<string, KubePod> {
+  const out = new Map<string, KubePod>()
+  for (const p of pods) {
+    if (p.node === undefined) continue
+    const cur = out.get(p.node)
+    if (cur === undefined || (cur.phase !== 'Running' && p.phase === 'Running')) out.set(p.node, p)
+  }
+  return out
+}
+
 export function selectSample(
   nodes: readonly KubeNode[],
   pods: readonly KubePod[],
@@ -72,8 +83,7 @@ export function selectSample(
   const sorted = [...nodes].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
   // A sample as large as the cluster is every node, still with the reason each would have been chosen.
   size = Math.min(size, sorted.length)
-  const podOf = new Map<string, KubePod>()
-  for (const p of pods) if (p.node !== undefined && !podOf.has(p.node)) podOf.set(p.node, p)
+  const podOf = podsByNode(pods)
   const havePods = pods.length > 0
   const taken = new Set<string>()
   const out: SampleChoice[] = []

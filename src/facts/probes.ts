@@ -43,8 +43,23 @@ export interface LiveContext {
   vxlanDevice?: string
 }
 
+/**
+ * Another way to take the same evidence inside a kube-flannel pod, whose image (Alpine, busybox) may
+ * lack the tool or its options: the command, and how its output becomes the primary command's format.
+ */
+export interface PodFallback {
+  argv: string[]
+  toText: (stdout: string) => string
+}
+
 export type LiveCapture =
-  | {kind: 'cmd'; argv: (ctx: LiveContext) => string[]; netns: boolean; root?: boolean}
+  | {
+      kind: 'cmd'
+      argv: (ctx: LiveContext) => string[]
+      netns: boolean
+      root?: boolean
+      podFallback?: PodFallback
+    }
   | {kind: 'file'; path: (ctx: LiveContext) => string | undefined; explicit: (ctx: LiveContext) => boolean}
   | {kind: 'dir'; path: (ctx: LiveContext) => string}
   | {kind: 'files'; paths: (ctx: LiveContext) => string[]}
@@ -69,9 +84,41 @@ export const DEFAULT_CNI_DIR = '/etc/cni/net.d'
 export const SYSCTL_PATTERN =
   '^net\\.(ipv4\\.(ip_forward|conf\\.[^.]+\\.(rp_filter|forwarding))|bridge\\.|ipv6\\.conf\\.all\\.forwarding)'
 
-const cmd = (argv: string[], opts: {netns?: boolean; root?: boolean} = {}): LiveCapture => {
+/** Where the sysctls the checks read live under /proc/sys. */
+export const SYSCTL_PATHS = [
+  '/proc/sys/net/ipv4/ip_forward',
+  '/proc/sys/net/ipv4/conf',
+  '/proc/sys/net/bridge',
+  '/proc/sys/net/ipv6/conf/all/forwarding',
+] as const
+
+/**
+ * `grep -r . PATHS` output (`/proc/sys/net/ipv4/conf/eth0/rp_filter:1`) as `sysctl -a` prints it
+ * (`net.ipv4.conf.eth0.rp_filter = 1`), keeping only the keys the probe asks for. A dot inside a name
+ * (`eth0.100`) becomes `/`, as sysctl writes it.
+ */
+export function sysctlFromProc(grepOutput: string, pattern = SYSCTL_PATTERN): string {
+  const re = new RegExp(pattern)
+  const out: string[] = []
+  for (const line of grepOutput.split('\n')) {
+    const m = /^\/proc\/sys\/([^:]+):(.*)$/.exec(line)
+    if (!m) continue
+    const key = (m[1] as string)
+      .split('/')
+      .map((part) => part.replace(/\./g, '/'))
+      .join('.')
+    if (re.test(key)) out.push(`${key} = ${(m[2] as string).trim()}`)
+  }
+  return out.length > 0 ? out.join('\n') + '\n' : ''
+}
+
+const cmd = (
+  argv: string[],
+  opts: {netns?: boolean; root?: boolean; podFallback?: PodFallback} = {},
+): LiveCapture => {
   const c: LiveCapture = {kind: 'cmd', argv: () => argv, netns: opts.netns ?? true}
   if (opts.root) c.root = true
+  if (opts.podFallback) c.podFallback = opts.podFallback
   return c
 }
 
@@ -207,7 +254,10 @@ export const PROBES: readonly ProbeDef[] = [
     id: 'sysctl',
     title: 'sysctls',
     bundle: ['commands/sysctl.txt'],
-    live: cmd(['sysctl', '-a', '--pattern', SYSCTL_PATTERN]),
+    // busybox's sysctl has no --pattern: in a pod, read /proc/sys and write it as sysctl does.
+    live: cmd(['sysctl', '-a', '--pattern', SYSCTL_PATTERN], {
+      podFallback: {argv: ['grep', '-r', '.', ...SYSCTL_PATHS], toText: (out) => sysctlFromProc(out)},
+    }),
     pasteHint: 'sysctl -a > commands/sysctl.txt',
   },
   {

@@ -77,6 +77,12 @@ export function liveSource(runner: Runner, fs: HostFs, opts: LiveOptions): Evide
             (pod ? ` (in pod ${pod.label})` : live.netns && opts.netns ? ` (in netns ${opts.netns})` : '')
           const runOpts = opts.timeoutMs === undefined ? {} : {timeoutMs: opts.timeoutMs}
           const r = await runner.run(argv, runOpts)
+          if (pod && live.podFallback && (r.outcome === 'not-installed' || r.outcome === 'failed')) {
+            const f = await runner.run(live.podFallback.argv, runOpts)
+            const text = live.podFallback.toText(f.stdout)
+            if (text !== '')
+              return {ok: true, text, source: `${live.podFallback.argv.join(' ')} (in pod ${pod.label})`}
+          }
           const firstErr = r.stderr.trim().split('\n')[0] ?? ''
           switch (r.outcome) {
             case 'ok':

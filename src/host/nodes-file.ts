@@ -25,6 +25,7 @@ import type {KubeNode} from '../model.js'
 import {ParseError} from '../parse/errors.js'
 import {parseNodes} from '../parse/kube.js'
 import type {NodeSource} from '../setup/node-source.js'
+import {processAlive} from './state.js'
 
 export type NodesFileErrorKind = 'read' | 'parse' | 'node-not-found' | 'lock-timeout' | 'edit' | 'write'
 
@@ -460,15 +461,6 @@ export function setNodeAnnotationsInText(
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 const rand = (): string => Math.random().toString(36).slice(2, 10)
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (e) {
-    return errCode(e) === 'EPERM'
-  }
-}
 
 interface LockHolder {
   pid?: number

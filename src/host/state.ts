@@ -18,7 +18,8 @@ export class LockError extends Error {
   override readonly name = 'LockError'
 }
 
-function alive(pid: number): boolean {
+/** Whether a process with this pid exists (EPERM: it does, owned by someone else). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
     return true
@@ -47,7 +48,7 @@ export async function acquireLock(dir: string): Promise<{release(): Promise<void
     } catch (e) {
       if ((e as {code?: string}).code !== 'EEXIST') throw e
       const pid = Number((await readFile(path, 'utf8').catch(() => '')).trim())
-      if (Number.isInteger(pid) && pid > 0 && alive(pid) && pid !== process.pid)
+      if (Number.isInteger(pid) && pid > 0 && processAlive(pid) && pid !== process.pid)
         throw new LockError(
           `another flannelctl setup/teardown is running in this scope (pid ${pid}, lock ${path})`,
         )

@@ -20,7 +20,9 @@ import {
   type RequestContext,
   type ResponseContext,
 } from '@kubernetes/client-node'
+import https from 'node:https'
 import {Writable} from 'node:stream'
+import tls from 'node:tls'
 import WebSocket from 'ws'
 
 import {
@@ -172,6 +174,35 @@ export function execStatusResult(status: unknown): {exitCode: number; started: b
 
 const EXEC_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io'] as const
 
+/**
+ * The WebSocket options of each exec: credentials asked of the kubeconfig every time (a token may be
+ * refreshed), but one TLS agent for the whole client. client-node makes a new agent per call, so each
+ * of an --all-nodes run's thousands of execs would parse the CA and key again and do a full handshake;
+ * one agent with one secure context parses them once and resumes TLS sessions. A proxy agent is kept
+ * as client-node made it.
+ */
+function execConnectOptions(kc: KubeConfig): () => Promise<WebSocket.ClientOptions> {
+  let agent: https.Agent | undefined
+  return async () => {
+    const o = {} as WebSocket.ClientOptions & Record<string, unknown>
+    await kc.applyToHTTPSOptions(o as never)
+    if (kc.getCurrentCluster()?.proxyUrl === undefined && o.agent instanceof https.Agent) {
+      if (agent === undefined) {
+        const tlsOpts: tls.SecureContextOptions = {}
+        for (const k of ['ca', 'cert', 'key', 'pfx', 'passphrase'] as const)
+          if (o[k] !== undefined) (tlsOpts as Record<string, unknown>)[k] = o[k]
+        const agentOpts: https.AgentOptions = {secureContext: tls.createSecureContext(tlsOpts)}
+        if (typeof o['rejectUnauthorized'] === 'boolean')
+          agentOpts.rejectUnauthorized = o['rejectUnauthorized']
+        if (typeof o['servername'] === 'string') agentOpts.servername = o['servername']
+        agent = new https.Agent(agentOpts)
+      }
+      o.agent = agent
+    }
+    return o
+  }
+}
+
 /** Collects a stream's bytes (exec output) into one string. */
 class Sink extends Writable {
   private chunks: Buffer[] = []
@@ -208,6 +239,7 @@ export function kubeClientFromConfig(opts: KubeClientConfigOptions = {}): KubeCl
   const kc = loadConfig(opts)
   const server = kc.getCurrentCluster()?.server ?? '(no server)'
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS
+  const wsOptions = execConnectOptions(kc)
   let core: CoreV1Api, apps: AppsV1Api, authz: AuthorizationV1Api, rbac: RbacAuthorizationV1Api
   let version: VersionApi
   try {
@@ -351,7 +383,7 @@ export function kubeClientFromConfig(opts: KubeClientConfigOptions = {}): KubeCl
       return items(v, 'role') as KubeRbacObject[]
     },
     async exec(namespace, pod, command, eo: ExecOptions = {}) {
-      return execInPod(kc, server, namespace, pod, command, eo, eo.timeoutMs ?? timeoutMs)
+      return execInPod(kc, server, wsOptions, namespace, pod, command, eo, eo.timeoutMs ?? timeoutMs)
     },
     async selfSubjectAccessReview(attrs) {
       const body = {
@@ -396,6 +428,7 @@ export function kubeClientFromConfig(opts: KubeClientConfigOptions = {}): KubeCl
 async function execInPod(
   kc: KubeConfig,
   server: string,
+  wsOptions: () => Promise<WebSocket.ClientOptions>,
   namespace: string,
   pod: string,
   command: readonly string[],
@@ -411,8 +444,7 @@ async function execInPod(
       _text: unknown,
       binary: ((stream: number, buff: Buffer) => boolean) | null,
     ): Promise<WebSocket> {
-      const opts: WebSocket.ClientOptions = {}
-      await kc.applyToHTTPSOptions(opts as never)
+      const opts = await wsOptions()
       const uri = server.replace(/^http/, 'ws').replace(/\/+$/, '') + path
       return new Promise<WebSocket>((resolve, reject) => {
         const ws = new WebSocket(uri, [...EXEC_PROTOCOLS], opts)

@@ -6,45 +6,16 @@
  *
  * The flannel image is Alpine with busybox, iproute2 and iptables; it has no ethtool, usually no nft, and
  * busybox's sysctl has no --pattern. A missing tool is `not-installed` (the check says which, and that
- * the node itself has to be asked); sysctls are read from /proc/sys instead, in sysctl's own format.
+ * the node itself has to be asked); a probe that has a way around it says so itself (`podFallback`).
  */
 import type {HostFs, ReadOutcome} from '../host/fs.js'
 import {classify, type RunResult, type Runner} from '../host/runner.js'
-import {SYSCTL_PATTERN} from '../facts/probes.js'
 import {KubeError, type KubeClient} from './client.js'
 
 export interface PodRef {
   namespace: string
   pod: string
   container?: string
-}
-
-/** Where sysctl values live when the sysctl binary cannot filter them (busybox). */
-export const SYSCTL_PATHS = [
-  '/proc/sys/net/ipv4/ip_forward',
-  '/proc/sys/net/ipv4/conf',
-  '/proc/sys/net/bridge',
-  '/proc/sys/net/ipv6/conf/all/forwarding',
-] as const
-
-/**
- * `grep -r . PATHS` output (`/proc/sys/net/ipv4/conf/eth0/rp_filter:1`) as `sysctl -a` prints it
- * (`net.ipv4.conf.eth0.rp_filter = 1`), keeping only the keys the probe asks for. A dot inside a name
- * (`eth0.100`) becomes `/`, as sysctl writes it.
- */
-export function sysctlFromProc(grepOutput: string, pattern = SYSCTL_PATTERN): string {
-  const re = new RegExp(pattern)
-  const out: string[] = []
-  for (const line of grepOutput.split('\n')) {
-    const m = /^\/proc\/sys\/([^:]+):(.*)$/.exec(line)
-    if (!m) continue
-    const key = (m[1] as string)
-      .split('/')
-      .map((part) => part.replace(/\./g, '/'))
-      .join('.')
-    if (re.test(key)) out.push(`${key} = ${(m[2] as string).trim()}`)
-  }
-  return out.length > 0 ? out.join('\n') + '\n' : ''
 }
 
 /** Runs argv in the pod's container; ordinary failures come back as data, as with the host runner. */
@@ -76,17 +47,7 @@ export function podRunner(client: KubeClient, ref: PodRef, defaultTimeoutMs = 50
     }
   }
   return {
-    async run(argv, opts = {}) {
-      const timeoutMs = opts.timeoutMs ?? defaultTimeoutMs
-      const r = await once(argv, timeoutMs)
-      if (argv[0] !== 'sysctl' || r.outcome === 'ok' || r.outcome === 'timeout' || r.outcome === 'permission')
-        return r
-      // busybox sysctl (no --pattern) or none at all: read /proc/sys the same way.
-      const g = await once(['grep', '-r', '.', ...SYSCTL_PATHS], timeoutMs)
-      const text = sysctlFromProc(g.stdout)
-      if (text === '') return r
-      return {...g, argv: [...argv], stdout: text, stderr: '', exitCode: 0, outcome: 'ok'}
-    },
+    run: (argv, opts = {}) => once(argv, opts.timeoutMs ?? defaultTimeoutMs),
   }
 }
 

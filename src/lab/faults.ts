@@ -32,17 +32,13 @@ import {
 import {IPSEC_REQID, type LabBackend, type LabNode, type LabTopology} from './topology.js'
 
 export interface FaultContext {
-  state: LabState
   t: LabTopology
-  dir: string
   /** The node the fault is aimed at. */
   node: LabNode
   /** The next node after it (wrapping around). */
   peer: LabNode
   deps: LabDeps
   files(n: LabNode): NodeFiles
-  /** What apply recorded for heal (apply may add to it; it is saved with the active fault). */
-  data: Record<string, string>
 }
 
 export interface Fault {
@@ -761,13 +757,7 @@ export function ipsecPoliciesOf(t: LabTopology, n: LabNode): string[] {
 // ---------------------------------------------------------------------------------------------------
 // applying
 
-export function faultContext(
-  state: LabState,
-  dir: string,
-  nodeName: string,
-  deps: LabDeps,
-  data: Record<string, string> = {},
-): FaultContext {
+export function faultContext(state: LabState, dir: string, nodeName: string, deps: LabDeps): FaultContext {
   const t = state.topology
   const i = t.nodes.findIndex((n) => n.name === nodeName)
   if (i < 0)
@@ -777,14 +767,11 @@ export function faultContext(
     )
   const at = (k: number): LabNode => t.nodes[(i + k) % t.nodes.length] as LabNode
   return {
-    state,
     t,
-    dir,
     node: at(0),
     peer: at(1),
     deps,
     files: (n) => nodeFiles(dir, n.name),
-    data,
   }
 }
 

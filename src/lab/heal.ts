@@ -17,6 +17,7 @@ import {
   labDir,
   LabError,
   labFileList,
+  needRoot,
   nodeFiles,
   pristineDir,
   requireLab,
@@ -30,12 +31,6 @@ import {
 } from './lab.js'
 import {faultContext, faultRefusal, FAULTS, findFault, ipsecPoliciesOf, type Fault} from './faults.js'
 import {mapLimit} from '../lib/concurrency.js'
-
-const isRoot = (): boolean => typeof process.getuid !== 'function' || process.getuid() === 0
-
-function needRoot(what: string): void {
-  if (!isRoot()) throw new LabError(`${what} needs root (network namespaces): run it with sudo`, 1)
-}
 
 export interface FaultInfo {
   name: string
@@ -94,9 +89,7 @@ export async function labFault(
   if (refusal) throw new LabError(refusal, 2)
   deps.progress?.(`${f.name} on ${ctx.node.name}: ${f.what}`)
   const record = (): void => {
-    const a: ActiveFault = {name: f.name, node: ctx.node.name, appliedAt: new Date().toISOString()}
-    if (Object.keys(ctx.data).length > 0) a.data = ctx.data
-    state.faults = [...active, a]
+    state.faults = [...active, {name: f.name, node: ctx.node.name, appliedAt: new Date().toISOString()}]
   }
   try {
     await f.apply(ctx)
@@ -187,7 +180,7 @@ export async function labHeal(o: LabRef, deps: LabDeps): Promise<LabHealResult> 
     }
     if (!f.heal) continue
     deps.progress?.(`undoing ${a.name} on ${a.node}`)
-    await f.heal(faultContext(state, dir, a.node, deps, {...(a.data ?? {})}))
+    await f.heal(faultContext(state, dir, a.node, deps))
   }
   let restored: string[] = []
   if (await deps.fs.exists(join(pristineDir(dir), 'net-conf.json'))) {

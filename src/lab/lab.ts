@@ -17,7 +17,14 @@ import {randomBytes} from 'node:crypto'
 import {join} from 'node:path'
 
 import {ANN} from '../checks/lib/flannel.js'
-import type {DoctorReport, FailOn, Summary} from '../engine/doctor.js'
+import {
+  aggregateReports,
+  runDoctor,
+  selectChecks,
+  type DoctorReport,
+  type FailOn,
+  type Summary,
+} from '../engine/doctor.js'
 import {liveSource} from '../facts/sources.js'
 import {collectFacts} from '../facts/store.js'
 import type {HostFs} from '../host/fs.js'
@@ -28,7 +35,7 @@ import {parseCidr} from '../lib/ip.js'
 import type {Addr, Link} from '../model.js'
 import {parseSubnetEnv} from '../parse/subnet-env.js'
 import {flannelIptablesRules, subnetEnvText} from '../setup/desired.js'
-import {runSetup, type SetupResult} from '../setup/setup.js'
+import {runSetup, type SetupOptions, type SetupResult} from '../setup/setup.js'
 import {VERSION} from '../version.js'
 import {
   buildTopology,
@@ -48,7 +55,6 @@ import {
   type LabTopology,
 } from './topology.js'
 import {mapLimit} from '../lib/concurrency.js'
-import {aggregateReports} from '../engine/fleet.js'
 
 export const DEFAULT_LAB_ROOT = '/run/flannelctl/lab'
 export const LAB_SCHEMA = 'flannelctl/lab'
@@ -95,8 +101,6 @@ export interface ActiveFault {
   /** The node it was aimed at. */
   node: string
   appliedAt: string
-  /** What the fault changed that its heal needs to know (e.g. the entry it replaced). */
-  data?: Record<string, string>
 }
 
 /** lab.json */
@@ -144,7 +148,8 @@ export function nodeFiles(dir: string, node: string): NodeFiles {
 
 const isRoot = (): boolean => typeof process.getuid !== 'function' || process.getuid() === 0
 
-function needRoot(what: string): void {
+/** LabError unless this process is root (the lab's operations create and enter network namespaces). */
+export function needRoot(what: string): void {
   if (!isRoot()) throw new LabError(`${what} needs root (network namespaces): run it with sudo`, 1)
 }
 
@@ -167,13 +172,8 @@ async function mustRun(
 }
 
 /** `ip -n NS -batch -` (or `ip -batch -` without a namespace) over these lines; LabError when it fails. */
-export function ipBatch(
-  deps: LabDeps,
-  ns: string | undefined,
-  lines: string[],
-  force = false,
-): Promise<RunResult> {
-  const argv = ['ip', ...(force ? ['-force'] : []), ...(ns ? ['-n', ns] : []), '-batch', '-']
+export function ipBatch(deps: LabDeps, ns: string | undefined, lines: string[]): Promise<RunResult> {
+  const argv = ['ip', ...(ns ? ['-n', ns] : []), '-batch', '-']
   return mustRun(deps, argv, lines.join('\n') + '\n', 60_000)
 }
 
@@ -320,7 +320,10 @@ export function cniPodLines(p: LabPod, env: {gateway: string; prefix: number; ne
 }
 
 /** flannel's three policies per peer (flannel-facts §6.1). */
-export function ipsecPolicyLines(self: LabNode, peers: readonly LabNode[]): string[] {
+export function ipsecPolicyLines(
+  self: Pick<LabNode, 'podCIDR' | 'ip'>,
+  peers: readonly Pick<LabNode, 'podCIDR' | 'ip'>[],
+): string[] {
   const tail = `proto esp reqid ${IPSEC_REQID} mode tunnel`
   return peers.flatMap((p) => [
     `xfrm policy add src ${self.podCIDR} dst ${p.podCIDR} dir out tmpl src ${self.ip} dst ${p.ip} ${tail}`,
@@ -390,6 +393,22 @@ async function savePristine(t: LabTopology, dir: string, fs: HostFs): Promise<vo
   }
 }
 
+/** The `flannelctl setup` a lab node runs: its files, its namespace, masquerade and forward rules on. */
+export function labSetupOptions(dir: string, n: LabNode, dryRun: boolean): SetupOptions {
+  const f = nodeFiles(dir, n.name)
+  return {
+    netConfPath: f.netConf,
+    nodeName: n.name,
+    nodes: fileNodeSource(f.nodesFile),
+    netns: n.ns,
+    subnetEnvPath: f.subnetEnv,
+    stateDir: f.setupState,
+    ipMasq: true,
+    forwardRules: true,
+    dryRun,
+  }
+}
+
 /**
  * flannelctl setup in every node, round after round, until every plan is empty (at most 3 rounds: a node
  * can only program peers that have published). Also what a heal runs after a fault.
@@ -401,22 +420,8 @@ export async function runSetupRounds(t: LabTopology, dir: string, deps: LabDeps)
       `setup round ${round}: flannelctl setup in ${t.nodes.length} node${t.nodes.length === 1 ? '' : 's'}`,
     )
     const results = await mapLimit(t.nodes, 4, async (n): Promise<SetupResult> => {
-      const f = nodeFiles(dir, n.name)
       try {
-        return await runSetup(
-          {
-            netConfPath: f.netConf,
-            nodeName: n.name,
-            nodes: fileNodeSource(f.nodesFile),
-            netns: n.ns,
-            subnetEnvPath: f.subnetEnv,
-            stateDir: f.setupState,
-            ipMasq: true,
-            forwardRules: true,
-            dryRun: false,
-          },
-          {runner: deps.runner, fs: deps.fs},
-        )
+        return await runSetup(labSetupOptions(dir, n, false), {runner: deps.runner, fs: deps.fs})
       } catch (e) {
         throw new LabError(`setup in ${n.name} (${n.ns}) failed: ${(e as Error).message}`)
       }
@@ -837,17 +842,6 @@ export async function resolveExec(
   return {target, argv: ['ip', 'netns', 'exec', target.ns, ...ref.command]}
 }
 
-/** Run a command inside a lab namespace and capture its output (bounded by timeoutMs). */
-export async function labExec(
-  ref: LabRef & {target: string; command: string[]; timeoutMs?: number},
-  deps: LabDeps,
-): Promise<{plan: ExecPlan; result: RunResult}> {
-  needRoot('lab exec')
-  const plan = await resolveExec(ref, deps)
-  const result = await deps.runner.run(plan.argv, {timeoutMs: ref.timeoutMs ?? 30_000})
-  return {plan, result}
-}
-
 // ---------------------------------------------------------------------------------------------------
 // lab doctor
 
@@ -875,19 +869,14 @@ export interface LabDoctorResult {
   nodes: LabDoctorNode[]
 }
 
-export const ATTENTION_STATUSES = ['error', 'warning', 'unknown'] as const
-
 /** One verdict over the nodes' reports: failed if any node failed, else incomplete if any was. */
 export function aggregateDoctor(lab: string, failOn: FailOn, nodes: LabDoctorNode[]): LabDoctorResult {
   return {lab, failOn, ...aggregateReports(nodes.map((n) => n.report)), nodes}
 }
 
 export async function labDoctor(o: LabDoctorOptions, deps: LabDeps): Promise<LabDoctorResult> {
-  const [{CHECKS}, {runDoctor, selectChecks}, {liveSource}] = await Promise.all([
-    import('../checks/registry.js'),
-    import('../engine/doctor.js'),
-    import('../facts/sources.js'),
-  ])
+  // The check registry is the heavy part: only lab doctor loads it.
+  const {CHECKS} = await import('../checks/registry.js')
   const state = await requireLab(o, deps.fs)
   const dir = labDir(o)
   const failOn = o.failOn ?? 'error'

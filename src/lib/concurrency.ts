@@ -23,3 +23,14 @@ export async function mapLimit<T, R>(
   if (failed !== undefined) throw failed.e
   return out
 }
+
+/** `p`, or `'timeout'` when it has not settled after `ms` (p keeps running; the timer never outlives it). */
+export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined
+  return Promise.race([
+    p,
+    new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), ms)
+    }),
+  ]).finally(() => clearTimeout(timer))
+}

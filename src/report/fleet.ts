@@ -12,6 +12,7 @@ import type {DoctorReport} from '../engine/doctor.js'
 import type {FleetReport} from '../engine/fleet.js'
 import {renderReport} from './render.js'
 import {colourLevel, makeChalk, MARK, paint} from './style.js'
+import {verdictText} from './table.js'
 
 type Stream = {isTTY?: boolean; columns?: number}
 
@@ -95,17 +96,11 @@ export function groupedFindings(c: ChalkInstance, rows: readonly MatrixRow[]): s
 
 export function verdictLine(
   c: ChalkInstance,
-  r: {result: DoctorReport['result']; failOn: string; exitCode: number; summary: DoctorReport['summary']},
+  r: Pick<DoctorReport, 'result' | 'failOn' | 'exitCode' | 'summary'>,
   nodes: number,
 ): string {
   const sum = r.summary
-  const what =
-    r.result === 'failed'
-      ? paint(c, 'error', `FAILED (findings at or above ${r.failOn})`)
-      : r.result === 'incomplete'
-        ? paint(c, 'unknown', 'INCOMPLETE (some evidence could not be looked at)')
-        : paint(c, 'ok', 'HEALTHY')
-  return `${plural(nodes, 'node')}: ${sum.ok} ok, ${sum.error} errors, ${sum.warning} warnings, ${sum.unknown} unknown, ${sum.skip} skipped — ${what}, exit ${r.exitCode}`
+  return `${plural(nodes, 'node')}: ${sum.ok} ok, ${sum.error} errors, ${sum.warning} warnings, ${sum.unknown} unknown, ${sum.skip} skipped — ${verdictText(c, r)}, exit ${r.exitCode}`
 }
 
 export function renderFleet(r: FleetReport, opts: {verbose?: boolean; stream?: Stream} = {}): string {

@@ -94,11 +94,14 @@ export function summaryLine(report: DoctorReport, c: ChalkInstance): string {
     `${s.unknown} unknown`,
     `${s.skip} skipped`,
   ]
-  const what =
-    report.result === 'failed'
-      ? paint(c, 'error', `FAILED (findings at or above ${report.failOn})`)
-      : report.result === 'incomplete'
-        ? paint(c, 'unknown', 'INCOMPLETE (some evidence could not be looked at)')
-        : paint(c, 'ok', 'HEALTHY')
-  return `${parts.join(', ')} — ${what}, exit ${report.exitCode}`
+  return `${parts.join(', ')} — ${verdictText(c, report)}, exit ${report.exitCode}`
+}
+
+/** HEALTHY / FAILED (findings at or above LEVEL) / INCOMPLETE, coloured: one node's verdict or several's. */
+export function verdictText(c: ChalkInstance, r: Pick<DoctorReport, 'result' | 'failOn'>): string {
+  return r.result === 'failed'
+    ? paint(c, 'error', `FAILED (findings at or above ${r.failOn})`)
+    : r.result === 'incomplete'
+      ? paint(c, 'unknown', 'INCOMPLETE (some evidence could not be looked at)')
+      : paint(c, 'ok', 'HEALTHY')
 }

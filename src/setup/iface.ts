@@ -19,6 +19,7 @@
  *
  * IPv4 only: the vxlan setup this feeds is IPv4 (flannel's dual-stack paths are not modelled).
  */
+import {isMainTable} from '../checks/lib/datapath.js'
 import type {Addr, Link, Route} from '../model.js'
 import {cidrContainsIP, normalizeIP, parseCidr, parseIP, parseIPv4} from '../lib/ip.js'
 
@@ -97,8 +98,6 @@ interface Failed {
   why: string
   log: string[]
 }
-
-const isMainTable = (r: Route): boolean => r.table === undefined || r.table === 'main' || r.table === '254'
 
 const isV4 = (s: string | undefined): boolean => s !== undefined && parseIPv4(s) !== undefined
 

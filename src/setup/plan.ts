@@ -243,6 +243,30 @@ function planPeers(desired: DesiredState, cur: Current, ops: Op[], fresh: boolea
   ops.push(...neighOps, ...fdbOps, ...routeOps)
 }
 
+const hasFdb = (fdb: readonly FdbEntry[], e: {dev: string; mac: string}): boolean =>
+  fdb.some((x) => x.dev === e.dev && sameMac(x.mac, e.mac))
+
+const hasNeigh = (neighs: readonly Neigh[], e: {dev: string; dst: string}): boolean =>
+  neighs.some((x) => x.dev === e.dev && normalizeIP(x.dst) === e.dst)
+
+/** The op that deletes a peer entry setup journaled (for a gone peer, and on teardown). */
+function removePeerEntry(e: Extract<JournalEntry, {kind: 'route' | 'fdb' | 'neigh'}>, why: string): Op {
+  switch (e.kind) {
+    case 'route':
+      return {step: 'cleanup', tool: 'ip', ...ipLine(`route del ${e.dst}`), why, removes: [e]}
+    case 'fdb':
+      return {
+        step: 'cleanup',
+        tool: 'bridge',
+        ...bridgeLine(`fdb del ${e.mac} dev ${e.dev} self`),
+        why,
+        removes: [e],
+      }
+    case 'neigh':
+      return {step: 'cleanup', tool: 'ip', ...ipLine(`neigh del ${e.dst} dev ${e.dev}`), why, removes: [e]}
+  }
+}
+
 /** Entries setup created earlier for peers that are gone: removed as flannel does on a removed lease. */
 function planLeftovers(desired: DesiredState, cur: Current, ops: Op[]): void {
   const wanted = new Set<string>()
@@ -254,29 +278,11 @@ function planLeftovers(desired: DesiredState, cur: Current, ops: Op[]): void {
   for (const e of cur.journal.entries) {
     if (wanted.has(entryKey(e))) continue
     if (e.kind === 'route' && mainRoute(cur.routes, e.dst))
-      ops.push({
-        step: 'cleanup',
-        tool: 'ip',
-        ...ipLine(`route del ${e.dst}`),
-        why: `no node has ${e.dst} any more`,
-        removes: [e],
-      })
-    else if (e.kind === 'fdb' && cur.fdb.some((x) => x.dev === e.dev && sameMac(x.mac, e.mac)))
-      ops.push({
-        step: 'cleanup',
-        tool: 'bridge',
-        ...bridgeLine(`fdb del ${e.mac} dev ${e.dev} self`),
-        why: `no node has VtepMAC ${e.mac} any more`,
-        removes: [e],
-      })
-    else if (e.kind === 'neigh' && cur.neighs.some((x) => x.dev === e.dev && normalizeIP(x.dst) === e.dst))
-      ops.push({
-        step: 'cleanup',
-        tool: 'ip',
-        ...ipLine(`neigh del ${e.dst} dev ${e.dev}`),
-        why: `no node has ${e.dst} any more`,
-        removes: [e],
-      })
+      ops.push(removePeerEntry(e, `no node has ${e.dst} any more`))
+    else if (e.kind === 'fdb' && hasFdb(cur.fdb, e))
+      ops.push(removePeerEntry(e, `no node has VtepMAC ${e.mac} any more`))
+    else if (e.kind === 'neigh' && hasNeigh(cur.neighs, e))
+      ops.push(removePeerEntry(e, `no node has ${e.dst} any more`))
   }
 }
 
@@ -408,41 +414,14 @@ export function teardownPlan(
   for (const e of has('route')) {
     if (e.kind !== 'route') continue
     const r = mainRoute(cur.routes, e.dst)
-    if (r && !(r.dev !== undefined && onDeletedLink(r.dev)))
-      ops.push({
-        step: 'cleanup',
-        tool: 'ip',
-        ...ipLine(`route del ${e.dst}`),
-        why: 'created by setup',
-        removes: [e],
-      })
+    if (r && !(r.dev !== undefined && onDeletedLink(r.dev))) ops.push(removePeerEntry(e, 'created by setup'))
   }
   for (const e of has('fdb'))
-    if (
-      e.kind === 'fdb' &&
-      !onDeletedLink(e.dev) &&
-      cur.fdb.some((x) => x.dev === e.dev && sameMac(x.mac, e.mac))
-    )
-      ops.push({
-        step: 'cleanup',
-        tool: 'bridge',
-        ...bridgeLine(`fdb del ${e.mac} dev ${e.dev} self`),
-        why: 'created by setup',
-        removes: [e],
-      })
+    if (e.kind === 'fdb' && !onDeletedLink(e.dev) && hasFdb(cur.fdb, e))
+      ops.push(removePeerEntry(e, 'created by setup'))
   for (const e of has('neigh'))
-    if (
-      e.kind === 'neigh' &&
-      !onDeletedLink(e.dev) &&
-      cur.neighs.some((x) => x.dev === e.dev && normalizeIP(x.dst) === e.dst)
-    )
-      ops.push({
-        step: 'cleanup',
-        tool: 'ip',
-        ...ipLine(`neigh del ${e.dst} dev ${e.dev}`),
-        why: 'created by setup',
-        removes: [e],
-      })
+    if (e.kind === 'neigh' && !onDeletedLink(e.dev) && hasNeigh(cur.neighs, e))
+      ops.push(removePeerEntry(e, 'created by setup'))
   for (const e of has('addr'))
     if (e.kind === 'addr' && !onDeletedLink(e.dev)) {
       const c = parseCidr(e.cidr)

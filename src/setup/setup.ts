@@ -12,7 +12,7 @@ import {liveSource} from '../facts/sources.js'
 import type {FactKey, Facts} from '../facts/types.js'
 import type {HostFs} from '../host/fs.js'
 import type {Runner} from '../host/runner.js'
-import {acquireLock, loadJournal, saveJournal, scopeDir} from '../host/state.js'
+import {acquireLock, loadJournal, processAlive, saveJournal, scopeDir} from '../host/state.js'
 import {netConfFromFile} from '../parse/netconf-source.js'
 import {applyPlan, type ApplyDeps} from './apply.js'
 import {desiredState, type DesiredState} from './desired.js'
@@ -78,6 +78,29 @@ export function randomMac(): string {
   return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':')
 }
 
+/** The NODE_FACTS part of what setup and teardown compare against: links, addresses, routes, neighbours, FDB. */
+function nodeState(facts: Facts): Pick<Current, 'links' | 'addrs' | 'routes' | 'neighs' | 'fdb'> {
+  return {
+    links: must(facts, 'links', 'links'),
+    addrs: must(facts, 'addrs', 'addresses'),
+    routes: must(facts, 'routes', 'routes'),
+    neighs: must(facts, 'neighs', 'neighbours'),
+    fdb: must(facts, 'fdb', 'the forwarding database'),
+  }
+}
+
+/** The journal as apply reads and records it: every save reaches the scope's journal file. */
+function journalStore(dir: string, initial: Journal): ApplyDeps['journal'] {
+  let journal = initial
+  return {
+    get: () => journal,
+    save: async (j) => {
+      journal = j
+      await saveJournal(dir, j)
+    },
+  }
+}
+
 async function readCurrent(
   runner: Runner,
   fs: HostFs,
@@ -88,15 +111,7 @@ async function readCurrent(
   const src = liveSource(runner, fs, o.netns ? {netns: o.netns} : {})
   const keys: FactKey[] = [...NODE_FACTS, o.nft ? 'nft' : 'iptables']
   const {facts} = await collectFacts(src, keys)
-  const cur: Current = {
-    links: must(facts, 'links', 'links'),
-    addrs: must(facts, 'addrs', 'addresses'),
-    routes: must(facts, 'routes', 'routes'),
-    neighs: must(facts, 'neighs', 'neighbours'),
-    fdb: must(facts, 'fdb', 'the forwarding database'),
-    annotations,
-    journal,
-  }
+  const cur: Current = {...nodeState(facts), annotations, journal}
   if (o.nft) cur.nft = must(facts, 'nft', 'the nftables ruleset')
   else cur.iptables = must(facts, 'iptables', 'the iptables rules')
   const env = await fs.readText(o.subnetEnvPath)
@@ -115,17 +130,8 @@ async function dropAbandonedTemps(fs: HostFs, dirs: readonly string[]): Promise<
     if (!l.ok) continue
     for (const name of l.names) {
       const pid = Number(/^\.\d+\.(\d+)\.[0-9a-z]+\.tmp$/.exec(name)?.[1] ?? NaN)
-      if (Number.isInteger(pid) && pid !== process.pid && !alive(pid)) await fs.remove(join(dir, name))
+      if (Number.isInteger(pid) && pid !== process.pid && !processAlive(pid)) await fs.remove(join(dir, name))
     }
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (e) {
-    return (e as {code?: string}).code === 'EPERM'
   }
 }
 
@@ -159,8 +165,8 @@ export async function runSetup(o: SetupOptions, deps: {runner: Runner; fs: HostF
   const lock = o.dryRun ? undefined : await acquireLock(dir)
   try {
     if (lock) await dropAbandonedTemps(fs, [dir, dirname(o.subnetEnvPath)])
-    let journal = await loadJournal(dir, scope)
-    const cur = await readCurrent(runner, fs, curOpts, journal, self.annotations)
+    const journal = journalStore(dir, await loadJournal(dir, scope))
+    const cur = await readCurrent(runner, fs, curOpts, journal.get(), self.annotations)
     const ifaceOpts: Parameters<typeof chooseInterface>[0] = {}
     if (o.iface?.length) ifaceOpts.iface = o.iface
     if (o.ifaceRegex?.length) ifaceOpts.ifaceRegex = o.ifaceRegex
@@ -203,22 +209,18 @@ export async function runSetup(o: SetupOptions, deps: {runner: Runner; fs: HostF
       fs,
       nodes: o.nodes,
       nodeName: o.nodeName,
-      journal: {
-        get: () => journal,
-        save: async (j) => {
-          journal = j
-          await saveJournal(dir, j)
-        },
-      },
+      journal,
     }
     if (o.netns) applyDeps.netns = o.netns
     if (o.onBatch) applyDeps.onBatch = o.onBatch
     await applyPlan(ops, applyDeps)
     result.applied = true
     const after = (await o.nodes.list()).find((n) => n.name === o.nodeName)
-    result.replan = plan(d.state, await readCurrent(runner, fs, curOpts, journal, after?.annotations ?? {}), {
-      subnetEnvPath: o.subnetEnvPath,
-    })
+    result.replan = plan(
+      d.state,
+      await readCurrent(runner, fs, curOpts, journal.get(), after?.annotations ?? {}),
+      {subnetEnvPath: o.subnetEnvPath},
+    )
     return result
   } finally {
     await lock?.release()
@@ -251,48 +253,35 @@ export async function runTeardown(
     const {facts} = await collectFacts(src, keys)
     const files = new Set<string>()
     for (const e of j.entries) if (e.kind === 'file' && (await deps.fs.exists(e.path))) files.add(e.path)
-    const cur: Parameters<typeof teardownPlan>[1] = {
-      links: must(facts, 'links', 'links'),
-      addrs: must(facts, 'addrs', 'addresses'),
-      routes: must(facts, 'routes', 'routes'),
-      neighs: must(facts, 'neighs', 'neighbours'),
-      fdb: must(facts, 'fdb', 'the forwarding database'),
-      files,
-    }
+    const cur: Parameters<typeof teardownPlan>[1] = {...nodeState(facts), files}
     if (needNft) cur.nft = must(facts, 'nft', 'the nftables ruleset')
     if (needIpt) cur.iptables = must(facts, 'iptables', 'the iptables rules')
     return cur
   }
-  let journal = await loadJournal(dir, scope)
-  const ops = teardownPlan(journal, await read(journal))
-  const result: TeardownResult = {scope, plan: ops, applied: false, left: journal.entries.length}
+  const recorded = await loadJournal(dir, scope)
+  const ops = teardownPlan(recorded, await read(recorded))
+  const result: TeardownResult = {scope, plan: ops, applied: false, left: recorded.entries.length}
   if (o.dryRun) return result
   const lock = await acquireLock(dir)
   try {
-    journal = await loadJournal(dir, scope)
+    const journal = journalStore(dir, await loadJournal(dir, scope))
     await dropAbandonedTemps(deps.fs, [
       dir,
-      ...journal.entries.flatMap((e) => (e.kind === 'file' ? [dirname(e.path)] : [])),
+      ...journal.get().entries.flatMap((e) => (e.kind === 'file' ? [dirname(e.path)] : [])),
     ])
-    const fresh = teardownPlan(journal, await read(journal))
+    const fresh = teardownPlan(journal.get(), await read(journal.get()))
     result.plan = fresh
     const applyDeps: ApplyDeps = {
       runner: deps.runner,
       fs: deps.fs,
       nodes: deps.nodes ?? {describe: 'none', list: async () => [], publish: async () => ({changed: false})},
       nodeName: '',
-      journal: {
-        get: () => journal,
-        save: async (j) => {
-          journal = j
-          await saveJournal(dir, j)
-        },
-      },
+      journal,
     }
     if (o.netns) applyDeps.netns = o.netns
     await applyPlan(fresh, applyDeps)
     // Whatever the journal still lists no longer exists (or was never created): the record is done.
-    await saveJournal(dir, {...journal, entries: []})
+    await saveJournal(dir, {...journal.get(), entries: []})
     result.applied = true
     result.left = 0
   } finally {

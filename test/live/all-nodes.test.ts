@@ -19,9 +19,15 @@ import {execaRunner} from '../../src/host/runner.js'
 import type {KubeObject} from '../../src/k8s/client.js'
 import {labDown, labUp, nodeFiles, type LabDeps} from '../../src/lab/lab.js'
 import type {LabTopology} from '../../src/lab/topology.js'
-import {hasOpenssl, KubeStore, startApiServer, type TestApiServer} from '../support/apiserver.js'
+import {
+  addFlannelRbac,
+  hasOpenssl,
+  KubeStore,
+  startApiServer,
+  type TestApiServer,
+} from '../support/apiserver.js'
 import {cli} from '../support/cli.js'
-import {netnsSupport, run} from '../support/netns.js'
+import {namespacesWithPrefix, netnsSupport, run} from '../support/netns.js'
 import {podSimHandler, type PodSim} from '../support/pod-sim.js'
 import {assertValidClusterReport} from '../support/schema.js'
 
@@ -69,19 +75,7 @@ describe('every node of a real lab through the exec API', {skip}, () => {
       metadata: {name: 'kube-flannel-cfg'},
       data: {'net-conf.json': await readFile(nodeFiles(dir, 'x').netConf, 'utf8')},
     })
-    store.addClusterRole({
-      metadata: {name: 'flannel'},
-      rules: [
-        {apiGroups: [''], resources: ['pods'], verbs: ['get']},
-        {apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch']},
-        {apiGroups: [''], resources: ['nodes/status'], verbs: ['patch']},
-      ],
-    })
-    store.addClusterRoleBinding({
-      metadata: {name: 'flannel'},
-      roleRef: {kind: 'ClusterRole', name: 'flannel'},
-      subjects: [{kind: 'ServiceAccount', name: 'flannel', namespace: NS}],
-    })
+    addFlannelRbac(store, NS)
     store.addDaemonSet(NS, {
       metadata: {name: 'kube-flannel-ds', labels: {app: 'flannel'}},
       spec: {
@@ -129,7 +123,7 @@ describe('every node of a real lab through the exec API', {skip}, () => {
     await labDown({name: NAME, stateRoot}, deps).catch(() => undefined)
     await rm(stateRoot, {recursive: true, force: true})
     await rm(tmp, {recursive: true, force: true})
-    const left = (await run(['ip', 'netns', 'list'])).split('\n').filter((l) => l.startsWith(`flt-${NAME}`))
+    const left = await namespacesWithPrefix(`flt-${NAME}`)
     assert.deepEqual(left, [], 'lab namespaces left behind')
   })
 

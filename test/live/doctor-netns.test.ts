@@ -24,13 +24,10 @@ const PREFIX = 'flt-lv-'
 const support = await netnsSupport()
 const skip = support.ok ? false : support.why
 
-/** doctor's arguments; logs (fixture paths) are scanned with --log, else the logs checks are skipped. */
-function args(c: Cluster, logs: string[] = []): string[] {
+/** Where doctor finds node-1's files, and which node it is. */
+function fileArgs(c: Cluster): string[] {
   const f = c.files('node-1')
   return [
-    'doctor',
-    '--netns',
-    c.nsOf('node-1'),
     '--net-conf',
     f.netConf,
     '--subnet-env',
@@ -41,6 +38,16 @@ function args(c: Cluster, logs: string[] = []): string[] {
     f.cniDir,
     '--node-name',
     'node-1',
+  ]
+}
+
+/** doctor's arguments; logs (fixture paths) are scanned with --log, else the logs checks are skipped. */
+function args(c: Cluster, logs: string[] = []): string[] {
+  return [
+    'doctor',
+    '--netns',
+    c.nsOf('node-1'),
+    ...fileArgs(c),
     ...(logs.length > 0 ? logs.flatMap((l) => ['--log', l]) : ['--skip', 'logs']),
     '--fail-on',
     'warning',
@@ -139,37 +146,18 @@ describe('live doctor in a network namespace', {skip}, () => {
   test('without root: completes, marks root-only evidence unknown with "run as root", exits 3', async () => {
     const c = await buildCluster({prefix: PREFIX})
     try {
-      const f = c.files('node-1')
-      const r = await cli(
-        [
-          'doctor',
-          '--net-conf',
-          f.netConf,
-          '--subnet-env',
-          f.subnetEnv,
-          '--nodes-file',
-          f.nodesFile,
-          '--cni-dir',
-          f.cniDir,
-          '--node-name',
-          'node-1',
-          '--skip',
-          'logs',
-          '--json',
+      const r = await cli(['doctor', ...fileArgs(c), '--skip', 'logs', '--json'], {
+        wrap: [
+          'ip',
+          'netns',
+          'exec',
+          c.nsOf('node-1'),
+          'setpriv',
+          '--reuid=65534',
+          '--regid=65534',
+          '--clear-groups',
         ],
-        {
-          wrap: [
-            'ip',
-            'netns',
-            'exec',
-            c.nsOf('node-1'),
-            'setpriv',
-            '--reuid=65534',
-            '--regid=65534',
-            '--clear-groups',
-          ],
-        },
-      )
+      })
       assert.equal(r.code, 3, `stderr: ${r.stderr}\n${r.stdout.slice(0, 2000)}`)
       const report = JSON.parse(r.stdout) as DoctorReport
       assertValidReport(report)

@@ -40,7 +40,7 @@ import {
   type LabNode,
 } from '../../src/lab/topology.js'
 import {cli} from '../support/cli.js'
-import {netnsSupport, run} from '../support/netns.js'
+import {namespacesWithPrefix, netnsSupport} from '../support/netns.js'
 
 const support = await netnsSupport()
 const skip = support.ok ? false : support.why
@@ -94,13 +94,7 @@ function notClean(d: LabDoctorResult): string[] {
   )
 }
 
-async function labNamespacesLeft(name: string): Promise<string[]> {
-  const out = await run(['ip', 'netns', 'list'])
-  return out
-    .split('\n')
-    .map((l) => l.split(' ')[0] ?? '')
-    .filter((n) => n.startsWith(labPrefix(name)))
-}
+const labNamespacesLeft = (name: string): Promise<string[]> => namespacesWithPrefix(labPrefix(name))
 
 const doctor = (name: string): Promise<LabDoctorResult> =>
   labDoctor({name, stateRoot, failOn: 'warning'}, deps)

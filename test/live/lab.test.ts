@@ -13,7 +13,6 @@ import {join} from 'node:path'
 import {after, before, describe, test} from 'node:test'
 
 import {nodeFs} from '../../src/host/fs.js'
-import {fileNodeSource} from '../../src/host/nodes-file.js'
 import {execaRunner, type Runner} from '../../src/host/runner.js'
 import {
   labDoctor,
@@ -23,13 +22,14 @@ import {
   labUp,
   LabError,
   LabExistsError,
+  labSetupOptions,
   nodeFiles,
   type LabDeps,
 } from '../../src/lab/lab.js'
 import {labPrefix, type LabTopology} from '../../src/lab/topology.js'
 import {runSetup} from '../../src/setup/setup.js'
 import {cli} from '../support/cli.js'
-import {inNs, netnsSupport, run} from '../support/netns.js'
+import {inNs, namespacesWithPrefix, netnsSupport} from '../support/netns.js'
 
 const support = await netnsSupport()
 const skip = support.ok ? false : support.why
@@ -40,33 +40,13 @@ let stateRoot = ''
 const runner = execaRunner(10_000)
 const deps: LabDeps = {runner, fs: nodeFs}
 
-async function labNamespacesLeft(name: string): Promise<string[]> {
-  const out = await run(['ip', 'netns', 'list'])
-  return out
-    .split('\n')
-    .map((l) => l.split(' ')[0] ?? '')
-    .filter((n) => n.startsWith(labPrefix(name)))
-}
+const labNamespacesLeft = (name: string): Promise<string[]> => namespacesWithPrefix(labPrefix(name))
 
 /** setup on every node again, as a dry run: the plan must be empty everywhere. */
 async function replan(t: LabTopology, dir: string): Promise<Record<string, string[]>> {
   const out: Record<string, string[]> = {}
   for (const n of t.nodes) {
-    const f = nodeFiles(dir, n.name)
-    const r = await runSetup(
-      {
-        netConfPath: f.netConf,
-        nodeName: n.name,
-        nodes: fileNodeSource(f.nodesFile),
-        netns: n.ns,
-        subnetEnvPath: f.subnetEnv,
-        stateDir: f.setupState,
-        ipMasq: true,
-        forwardRules: true,
-        dryRun: true,
-      },
-      {runner, fs: nodeFs},
-    )
+    const r = await runSetup(labSetupOptions(dir, n, true), {runner, fs: nodeFs})
     out[n.name] = r.plan.map((op) => op.display)
   }
   return out

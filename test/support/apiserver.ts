@@ -174,6 +174,24 @@ function ruleAllows(r: PolicyRule, a: AccessAttributes): boolean {
 }
 
 /** Map-backed cluster state shared by the HTTPS server and fakeKubeClient. */
+/** flannel's ClusterRole and its binding to the `flannel` ServiceAccount, as in kube-flannel.yml (flannel-facts §7.2). */
+export function addFlannelRbac(s: KubeStore, namespace = 'kube-flannel'): KubeStore {
+  s.addClusterRole({
+    metadata: {name: 'flannel'},
+    rules: [
+      {apiGroups: [''], resources: ['pods'], verbs: ['get']},
+      {apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch']},
+      {apiGroups: [''], resources: ['nodes/status'], verbs: ['patch']},
+    ],
+  })
+  s.addClusterRoleBinding({
+    metadata: {name: 'flannel'},
+    roleRef: {kind: 'ClusterRole', name: 'flannel'},
+    subjects: [{kind: 'ServiceAccount', name: 'flannel', namespace}],
+  })
+  return s
+}
+
 export class KubeStore {
   nodes = new Map<string, KubeObject>()
   /** Keyed `namespace/name`. */

@@ -5,7 +5,8 @@
  * every-node doctor without namespaces, and the --all-nodes bench.
  */
 import {PROBES} from '../../src/facts/probes.js'
-import type {ExecHandler, ExecRequest} from './apiserver.js'
+import type {KubeObject} from '../../src/k8s/client.js'
+import {KubeStore, type ExecHandler, type ExecRequest} from './apiserver.js'
 
 export interface BundlePod {
   files: ReadonlyMap<string, string>
@@ -103,4 +104,47 @@ export function bundlePodHandler(pods: Record<string, BundlePod>): ExecHandler {
       pod.onExec?.(r, 'end')
     }
   }
+}
+
+/**
+ * A KubeStore holding the cluster side of a scenario bundle: its nodes, the flannel DaemonSet and pods,
+ * the RBAC objects and a kube-flannel-cfg ConfigMap (net-conf from the bundle unless given). `pod` may
+ * change a pod or drop it (undefined). Returns the pod name of each node added.
+ */
+export function storeFromBundle(
+  base: ReadonlyMap<string, string>,
+  o: {
+    namespace?: string
+    netConf?: string
+    pod?: (pod: KubeObject, node: string) => KubeObject | undefined
+  } = {},
+): {store: KubeStore; podOf: Record<string, string>} {
+  const ns = o.namespace ?? 'kube-flannel'
+  const items = (path: string): KubeObject[] => {
+    const text = base.get(path)
+    return text === undefined ? [] : (JSON.parse(text) as {items: KubeObject[]}).items
+  }
+  const store = new KubeStore()
+  for (const n of items('kubernetes/nodes.json')) store.addNode(n)
+  const podOf: Record<string, string> = {}
+  for (const x of items('kubernetes/daemonset.json')) {
+    if (x.kind === 'DaemonSet') {
+      store.addDaemonSet(ns, x)
+      continue
+    }
+    const node = (x['spec'] as {nodeName: string}).nodeName
+    const pod = o.pod === undefined ? x : o.pod(structuredClone(x), node)
+    if (pod === undefined) continue
+    store.addPod(ns, pod)
+    podOf[node] = pod.metadata?.name as string
+  }
+  for (const x of items('kubernetes/rbac.json')) {
+    if (x.kind === 'ClusterRole') store.addClusterRole(x as never)
+    if (x.kind === 'ClusterRoleBinding') store.addClusterRoleBinding(x as never)
+  }
+  store.addConfigMap(ns, {
+    metadata: {name: 'kube-flannel-cfg'},
+    data: {'net-conf.json': o.netConf ?? (base.get('files/etc/kube-flannel/net-conf.json') as string)},
+  })
+  return {store, podOf}
 }

@@ -12,6 +12,10 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {promisify} from 'node:util'
 
+import {ipsecPolicyLines} from '../../src/lab/lab.js'
+import {BACKEND_OVERHEAD, CNI_CONFLIST} from '../../src/lab/topology.js'
+import {flannelIptablesRules} from '../../src/setup/desired.js'
+
 const pexec = promisify(execFile)
 
 export const isRoot = typeof process.getuid === 'function' && process.getuid() === 0
@@ -58,14 +62,20 @@ export async function netnsSupport(): Promise<{ok: true} | {ok: false; why: stri
   return {ok: true}
 }
 
+/** The namespaces whose name starts with `prefix`, as `ip netns list` shows them now. */
+export async function namespacesWithPrefix(prefix: string): Promise<string[]> {
+  const out = await run(['ip', 'netns', 'list'])
+  return out
+    .split('\n')
+    .map((l) => l.split(' ')[0] ?? '')
+    .filter((n) => n !== '' && n.startsWith(prefix))
+}
+
 /** Remove every namespace with this prefix (left-overs of an earlier, killed run). */
 export async function removeNamespaces(prefix: string): Promise<void> {
   if (!prefix.startsWith('flt-')) throw new Error('refusing to remove namespaces without the flt- prefix')
-  const out = await run(['ip', 'netns', 'list']).catch(() => '')
-  for (const line of out.split('\n')) {
-    const name = line.split(' ')[0]
-    if (name && name.startsWith(prefix)) await run(['ip', 'netns', 'del', name]).catch(() => undefined)
-  }
+  for (const name of await namespacesWithPrefix(prefix).catch(() => []))
+    await run(['ip', 'netns', 'del', name]).catch(() => undefined)
 }
 
 export interface NodeSpec {
@@ -155,40 +165,29 @@ export function nodesJson(
   )
 }
 
-const CNI_CONFLIST = {
-  name: 'cbr0',
-  cniVersion: '0.3.1',
-  plugins: [
-    {type: 'flannel', delegate: {hairpinMode: true, isDefaultGateway: true}},
-    {type: 'portmap', capabilities: {portMappings: true}},
-  ],
-}
+/** Built-in chains and their policies: FORWARD DROP as Docker (>= 1.13) leaves it. */
+const BUILTIN_CHAINS = {
+  nat: [':POSTROUTING ACCEPT [0:0]'],
+  filter: [':INPUT ACCEPT [0:0]', ':FORWARD DROP [0:0]', ':OUTPUT ACCEPT [0:0]'],
+} as const
 
+/** A whole `iptables-restore` input: the built-in chains, then flannel's chains, jumps and rules. */
 export function iptablesRules(network: string, subnet: string): string {
-  return `*nat
-:POSTROUTING ACCEPT [0:0]
-:FLANNEL-POSTRTG - [0:0]
--A POSTROUTING -m comment --comment "flanneld masq" -j FLANNEL-POSTRTG
--A FLANNEL-POSTRTG -m mark --mark 0x4000/0x4000 -m comment --comment "flanneld masq" -j RETURN
--A FLANNEL-POSTRTG -s ${subnet} -d ${network} -m comment --comment "flanneld masq" -j RETURN
--A FLANNEL-POSTRTG -s ${network} -d ${subnet} -m comment --comment "flanneld masq" -j RETURN
--A FLANNEL-POSTRTG ! -s ${network} -d ${subnet} -m comment --comment "flanneld masq" -j RETURN
--A FLANNEL-POSTRTG -s ${network} ! -d 224.0.0.0/4 -m comment --comment "flanneld masq" -j MASQUERADE --random-fully
--A FLANNEL-POSTRTG ! -s ${network} -d ${network} -m comment --comment "flanneld masq" -j MASQUERADE --random-fully
-COMMIT
-*filter
-:INPUT ACCEPT [0:0]
-:FORWARD DROP [0:0]
-:OUTPUT ACCEPT [0:0]
-:FLANNEL-FWD - [0:0]
--A FORWARD -m comment --comment "flanneld forward" -j FLANNEL-FWD
--A FLANNEL-FWD -s ${network} -m comment --comment "flanneld forward" -j ACCEPT
--A FLANNEL-FWD -d ${network} -m comment --comment "flanneld forward" -j ACCEPT
-COMMIT
-`
+  return flannelIptablesRules(network, subnet, {ipMasq: true, forwardRules: true})
+    .tables.map((t) =>
+      [
+        `*${t.table}`,
+        ...BUILTIN_CHAINS[t.table],
+        `:${t.chain} - [0:0]`,
+        t.jump,
+        ...t.rules,
+        'COMMIT',
+        '',
+      ].join('\n'),
+    )
+    .join('')
 }
 
-/** Build a healthy flannel cluster of namespaces: one switch, one namespace per node, one pod per node. */
 /** The lines only one side has, for a readable assertion message. */
 export function snapshotDiff(a: string, b: string): string {
   const la = a.split('\n')
@@ -201,14 +200,14 @@ export function snapshotDiff(a: string, b: string): string {
   ].join('\n')
 }
 
+/** Build a healthy flannel cluster of namespaces: one switch, one namespace per node, one pod per node. */
 export async function buildCluster(opts: ClusterOptions): Promise<Cluster> {
   if (!opts.prefix.startsWith('flt-')) throw new Error('namespace prefix must start with flt-')
   const nodes = opts.nodes ?? DEFAULT_NODES
   const backend = opts.backend ?? 'vxlan'
   const network = opts.network ?? '10.244.0.0/16'
   const underlayMtu = opts.underlayMtu ?? 1500
-  const overhead = backend === 'vxlan' ? 50 : 77
-  const mtu = underlayMtu - overhead
+  const mtu = underlayMtu - BACKEND_OVERHEAD[backend]
   const p = opts.prefix
   const sw = `${p}sw`
   const nsOf = (n: string) => `${p}${n}`
@@ -317,13 +316,8 @@ export async function buildCluster(opts: ClusterOptions): Promise<Cluster> {
         await run(['ip', '-n', ns, '-batch', '-'], routes.join('\n') + '\n')
       } else {
         // ipsec: three policies per peer, reqid 11, endpoints at the public IPs (flannel-facts §6.1).
-        const pol = nodes
-          .filter((x) => x.name !== n.name)
-          .flatMap((peer) => [
-            `xfrm policy add src ${n.subnet} dst ${peer.subnet} dir out tmpl src ${n.ip} dst ${peer.ip} proto esp reqid 11 mode tunnel`,
-            `xfrm policy add src ${peer.subnet} dst ${n.subnet} dir in tmpl src ${peer.ip} dst ${n.ip} proto esp reqid 11 mode tunnel`,
-            `xfrm policy add src ${peer.subnet} dst ${n.subnet} dir fwd tmpl src ${peer.ip} dst ${n.ip} proto esp reqid 11 mode tunnel`,
-          ])
+        const at = (x: NodeSpec) => ({podCIDR: x.subnet, ip: x.ip})
+        const pol = ipsecPolicyLines(at(n), nodes.filter((x) => x.name !== n.name).map(at))
         await run(['ip', '-n', ns, '-batch', '-'], pol.join('\n') + '\n')
       }
       // The pod, wired as the bridge plugin does it.

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict'
 import {after, before, describe, it} from 'node:test'
 
 import {kubeClientFromConfig} from '../../../src/k8s/adapter.js'
-import {KubeError, type KubeClient} from '../../../src/k8s/client.js'
+import type {KubeClient} from '../../../src/k8s/client.js'
+import {rejectsKube} from '../../support/kube-errors.js'
 import {hasOpenssl, startApiServer, type TestApiServer} from '../../support/apiserver.js'
 import {ADMIN_TOKEN, DEBUGGER_TOKEN, NOBODY_TOKEN, seedExec, seedStore} from './seed.js'
 
@@ -12,16 +13,7 @@ const skip = hasOpenssl() ? false : 'the openssl binary is not installed (needed
 const NS = 'kube-flannel'
 const POD = 'kube-flannel-ds-7xk2p'
 
-async function rejects(p: Promise<unknown>): Promise<KubeError> {
-  try {
-    await p
-  } catch (e) {
-    assert.ok(e instanceof KubeError, `expected a KubeError, got ${String(e)}`)
-    assert.ok(!e.message.includes('\n'), `message is not one line: ${e.message}`)
-    return e
-  }
-  assert.fail('expected the call to fail')
-}
+const rejects = rejectsKube
 
 describe('KubeClient.exec against the HTTPS test API server', {skip}, () => {
   let srv: TestApiServer

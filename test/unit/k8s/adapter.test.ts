@@ -4,22 +4,13 @@ import {after, before, describe, it} from 'node:test'
 
 import {kubeClientFromConfig} from '../../../src/k8s/adapter.js'
 import {KubeError, type KubeClient} from '../../../src/k8s/client.js'
+import {rejectsKube} from '../../support/kube-errors.js'
 import {hasOpenssl, startApiServer, type TestApiServer} from '../../support/apiserver.js'
 import {ADMIN_TOKEN, FLANNEL_SA, FLANNEL_TOKEN, NOBODY_TOKEN, nodeName, seedStore} from './seed.js'
 
 const skip = hasOpenssl() ? false : 'the openssl binary is not installed (needed for the test CA)'
 
-async function rejects(p: Promise<unknown>): Promise<KubeError> {
-  try {
-    await p
-  } catch (e) {
-    assert.ok(e instanceof KubeError, `expected a KubeError, got ${String(e)}`)
-    assert.ok(!e.message.includes('\n'), `message is not one line: ${e.message}`)
-    assert.ok(!/\bat .*\.(js|ts):\d+/.test(e.message), 'message carries a stack')
-    return e
-  }
-  assert.fail('expected the call to fail')
-}
+const rejects = rejectsKube
 
 describe('kubeClientFromConfig against the HTTPS test API server', {skip}, () => {
   let srv: TestApiServer

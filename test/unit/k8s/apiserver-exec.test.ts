@@ -370,11 +370,15 @@ describe('pods/exec over WebSocket', {skip: hasOpenssl() ? false : 'openssl is n
     assert.deepEqual(rec?.query.getAll('command'), ['gen', '2'])
     assert.equal(rec?.user, 'kubernetes-admin')
 
-    const plain = (method: string, headers: Record<string, string>): Promise<{code: number; body: string}> =>
+    const plain = (
+      method: string,
+      headers: Record<string, string>,
+      token = ADMIN_TOKEN,
+    ): Promise<{code: number; body: string}> =>
       new Promise((resolve, reject) => {
         const req = request(
           `${srv.url}${execPath(POD, ['gen', '1'])}`,
-          {method, ca: srv.tls.caCert, headers: {Authorization: `Bearer ${ADMIN_TOKEN}`, ...headers}},
+          {method, ca: srv.tls.caCert, headers: {Authorization: `Bearer ${token}`, ...headers}},
           (res) => {
             const chunks: Buffer[] = []
             res.on('data', (c: Buffer) => chunks.push(c))
@@ -392,25 +396,7 @@ describe('pods/exec over WebSocket', {skip: hasOpenssl() ? false : 'openssl is n
     const none = await plain('GET', {})
     assert.deepEqual([none.code, JSON.parse(none.body).message], [400, 'Upgrade request required'])
     // SPDY is a POST: authorized as `create`.
-    const fb = await new Promise<{code: number; body: string}>((resolve, reject) => {
-      const req = request(
-        `${srv.url}${execPath(POD, ['gen', '1'])}`,
-        {
-          method: 'POST',
-          ca: srv.tls.caCert,
-          headers: {Authorization: `Bearer ${NOBODY_TOKEN}`, Connection: 'Upgrade', Upgrade: 'SPDY/3.1'},
-        },
-        (res) => {
-          const chunks: Buffer[] = []
-          res.on('data', (c: Buffer) => chunks.push(c))
-          res.on('end', () =>
-            resolve({code: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8')}),
-          )
-        },
-      )
-      req.on('error', reject)
-      req.end()
-    })
+    const fb = await plain('POST', {Connection: 'Upgrade', Upgrade: 'SPDY/3.1'}, NOBODY_TOKEN)
     assert.equal(fb.code, 403)
     assert.match(JSON.parse(fb.body).message as string, /User "nobody" cannot create resource "pods\/exec"/)
   })

@@ -9,9 +9,8 @@ import {captureFleetBundle, redactTokens} from '../../../src/collect/collect.js'
 import {CHECKS} from '../../../src/checks/registry.js'
 import {bundleFleet, planFleet, runFleet} from '../../../src/engine/fleet.js'
 import {readBundle} from '../../../src/host/bundle-reader.js'
-import type {KubeObject} from '../../../src/k8s/client.js'
-import {KubeStore} from '../../support/apiserver.js'
-import {bundlePodHandler} from '../../support/bundle-pod.js'
+import type {KubeStore} from '../../support/apiserver.js'
+import {bundlePodHandler, storeFromBundle} from '../../support/bundle-pod.js'
 import {fakeKubeClient} from '../../support/fake-kube.js'
 import {BUNDLES} from '../../support/scenarios.js'
 
@@ -23,38 +22,26 @@ const TOKEN = 'eyJhbGciOiJSUzI1NiJ9.planted-service-account-token.signature'
 
 async function store(): Promise<KubeStore> {
   const base = await readBundle(join(BUNDLES, 'healthy-vxlan-cluster'))
-  const s = new KubeStore()
-  s.addToken(TOKEN, 'kubernetes-admin', ['system:masters'])
-  for (const n of (JSON.parse(base.get('kubernetes/nodes.json') as string) as {items: KubeObject[]}).items)
-    s.addNode(n)
-  const ds = JSON.parse(base.get('kubernetes/daemonset.json') as string) as {items: KubeObject[]}
-  const pods: Record<string, {files: Map<string, string>}> = {}
-  for (const o of ds.items) {
-    if (o.kind === 'DaemonSet') s.addDaemonSet(NS, o)
-    else {
-      s.addPod(NS, o)
-      const name = o.metadata?.name as string
-      const files = new Map(base)
-      files.set('files/run/flannel/wgkey', WGKEY + '\n')
-      files.set(
-        'commands/ip-xfrm-state.txt',
-        `src 10.99.1.2 dst 10.99.1.3\n\tproto esp spi 0x00000001 reqid 11 mode tunnel\n\tenc cbc(aes) ${XFRM_KEY}\n\tauth-trunc hmac(sha256) ${XFRM_KEY} 128\n`,
-      )
-      pods[`${NS}/${name}`] = {files}
-      s.setLog(
-        NS,
-        name,
-        'kube-flannel',
-        `I1125 10:00:00.000001       1 main.go:211] using token: ${TOKEN}\nE1125 10:00:01.000001       1 kube.go:1] GET /api/v1/nodes Authorization: Bearer ${TOKEN}\n`,
-      )
-    }
-  }
-  s.addConfigMap(NS, {
-    metadata: {name: 'kube-flannel-cfg'},
-    data: {
-      'net-conf.json': JSON.stringify({Network: '10.244.0.0/16', Backend: {Type: 'vxlan'}, PSK}, null, 2),
-    },
+  const {store: s, podOf} = storeFromBundle(base, {
+    netConf: JSON.stringify({Network: '10.244.0.0/16', Backend: {Type: 'vxlan'}, PSK}, null, 2),
   })
+  s.addToken(TOKEN, 'kubernetes-admin', ['system:masters'])
+  const pods: Record<string, {files: Map<string, string>}> = {}
+  for (const name of Object.values(podOf)) {
+    const files = new Map(base)
+    files.set('files/run/flannel/wgkey', WGKEY + '\n')
+    files.set(
+      'commands/ip-xfrm-state.txt',
+      `src 10.99.1.2 dst 10.99.1.3\n\tproto esp spi 0x00000001 reqid 11 mode tunnel\n\tenc cbc(aes) ${XFRM_KEY}\n\tauth-trunc hmac(sha256) ${XFRM_KEY} 128\n`,
+    )
+    pods[`${NS}/${name}`] = {files}
+    s.setLog(
+      NS,
+      name,
+      'kube-flannel',
+      `I1125 10:00:00.000001       1 main.go:211] using token: ${TOKEN}\nE1125 10:00:01.000001       1 kube.go:1] GET /api/v1/nodes Authorization: Bearer ${TOKEN}\n`,
+    )
+  }
   s.execHandler = bundlePodHandler(pods)
   return s
 }

@@ -9,12 +9,13 @@ import {CHECKS} from '../../../src/checks/registry.js'
 import {runFleet, type FleetOptions, type FleetReport} from '../../../src/engine/fleet.js'
 import {liveSource} from '../../../src/facts/sources.js'
 import {readBundle} from '../../../src/host/bundle-reader.js'
-import {KubeError, type KubeObject} from '../../../src/k8s/client.js'
-import {podFs, podRunner, sysctlFromProc} from '../../../src/k8s/pod-host.js'
+import {KubeError} from '../../../src/k8s/client.js'
+import {sysctlFromProc} from '../../../src/facts/probes.js'
+import {podFs, podRunner} from '../../../src/k8s/pod-host.js'
 import {parseSysctl} from '../../../src/parse/sysctl.js'
 import {renderFleet} from '../../../src/report/fleet.js'
-import {KubeStore} from '../../support/apiserver.js'
-import {bundlePodHandler, type BundlePod} from '../../support/bundle-pod.js'
+import type {KubeStore} from '../../support/apiserver.js'
+import {bundlePodHandler, storeFromBundle, type BundlePod} from '../../support/bundle-pod.js'
 import {fakeKubeClient} from '../../support/fake-kube.js'
 import {BUNDLES} from '../../support/scenarios.js'
 import {assertValidClusterReport} from '../../support/schema.js'
@@ -34,31 +35,12 @@ async function cluster(
 ): Promise<Cluster> {
   const files = await readBundle(join(BUNDLES, bundle))
   const base = await readBundle(join(BUNDLES, 'healthy-vxlan-cluster'))
-  const store = new KubeStore()
-  store.addToken('admin', 'kubernetes-admin', ['system:masters'])
-  const nodes = JSON.parse(base.get('kubernetes/nodes.json') as string) as {items: KubeObject[]}
-  for (const n of nodes.items) store.addNode(n)
-  const ds = JSON.parse(base.get('kubernetes/daemonset.json') as string) as {items: KubeObject[]}
-  const podOf: Record<string, string> = {}
-  for (const o of ds.items) {
-    if (o.kind === 'DaemonSet') store.addDaemonSet(NS, o)
-    else {
-      const node = (o['spec'] as {nodeName: string}).nodeName
-      if (node === 'node-2' && tweak.node2NoPod) continue
-      const pod = structuredClone(o)
+  const {store, podOf} = storeFromBundle(base, {
+    pod: (pod, node) => {
+      if (node === 'node-2' && tweak.node2NoPod) return undefined
       if (node === 'node-3' && tweak.node3Pending) (pod['status'] as {phase: string}).phase = 'Pending'
-      store.addPod(NS, pod)
-      podOf[node] = o.metadata?.name as string
-    }
-  }
-  const rbac = JSON.parse(base.get('kubernetes/rbac.json') as string) as {items: KubeObject[]}
-  for (const o of rbac.items) {
-    if (o.kind === 'ClusterRole') store.addClusterRole(o as never)
-    if (o.kind === 'ClusterRoleBinding') store.addClusterRoleBinding(o as never)
-  }
-  store.addConfigMap(NS, {
-    metadata: {name: 'kube-flannel-cfg'},
-    data: {'net-conf.json': base.get('files/etc/kube-flannel/net-conf.json') as string},
+      return pod
+    },
   })
   const pods: Record<string, BundlePod> = {[`${NS}/${podOf['node-1']}`]: {files}}
   store.execHandler = bundlePodHandler(pods)
@@ -298,7 +280,10 @@ describe('a node seen through its pod', () => {
   it('busybox sysctl: the values come from /proc/sys, in sysctl format', async () => {
     const c = await cluster('healthy-vxlan-cluster')
     const runner = podRunner(fakeKubeClient(c.store), {namespace: NS, pod: c.podOf['node-1'] as string})
-    const src = liveSource(runner, podFs(runner), {nodeName: 'node-1'})
+    const src = liveSource(runner, podFs(runner), {
+      nodeName: 'node-1',
+      pod: {label: `${NS}/x`, node: 'node-1', permissionHint: 'h'},
+    })
     const cap = await src.capture('sysctl')
     assert.ok(cap.ok, cap.ok ? '' : cap.reason)
     const got = parseSysctl(cap.text)

@@ -1,7 +1,7 @@
 // Cluster state for the k8s adapter tests: flannel's RBAC as in Documentation/kube-flannel.yml
 // (flannel-facts §7.2), the kube-flannel DaemonSet pods and their logs, and N nodes with flannel's
 // annotations (§3.5).
-import {KubeStore} from '../../support/apiserver.js'
+import {addFlannelRbac, KubeStore} from '../../support/apiserver.js'
 
 export const ADMIN_TOKEN = 'admin-token-0123456789'
 export const FLANNEL_TOKEN = 'flannel-sa-token-abcdef'
@@ -15,19 +15,7 @@ export function seedStore(nodes: number): KubeStore {
   s.addToken(ADMIN_TOKEN, 'kubernetes-admin', ['system:masters'])
   s.addToken(FLANNEL_TOKEN, FLANNEL_SA)
   s.addToken(NOBODY_TOKEN, 'nobody')
-  s.addClusterRole({
-    metadata: {name: 'flannel'},
-    rules: [
-      {apiGroups: [''], resources: ['pods'], verbs: ['get']},
-      {apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch']},
-      {apiGroups: [''], resources: ['nodes/status'], verbs: ['patch']},
-    ],
-  })
-  s.addClusterRoleBinding({
-    metadata: {name: 'flannel'},
-    roleRef: {kind: 'ClusterRole', name: 'flannel'},
-    subjects: [{kind: 'ServiceAccount', name: 'flannel', namespace: 'kube-flannel'}],
-  })
+  addFlannelRbac(s)
   // A RoleBinding elsewhere: listed per namespace, and no grant to flannel.
   s.addRoleBinding({
     metadata: {name: 'monitoring-view', namespace: 'kube-system'},
