@@ -4,6 +4,7 @@ import {Command, Flags} from '@oclif/core'
 
 import type {NodeSource} from '../setup/node-source.js'
 import type {SetupResult} from '../setup/setup.js'
+import {DEFAULT_STATE_DIR} from '../paths.js'
 
 export default class Setup extends Command {
   static override summary =
@@ -40,7 +41,7 @@ Exit codes: 0 done (or nothing to do); 1 the re-plan was not empty or a command 
     }),
     netns: Flags.string({summary: 'Program this named network namespace instead of the host'}),
     'subnet-env': Flags.string({summary: 'Where to write subnet.env', default: '/run/flannel/subnet.env'}),
-    'state-dir': Flags.string({summary: 'Where the lock and the journal live', default: '/run/flannelctl'}),
+    'state-dir': Flags.string({summary: 'Where the lock and the journal live', default: DEFAULT_STATE_DIR}),
     iface: Flags.string({
       summary: 'Interface name or IP to use (repeatable, tried in order), as flanneld --iface',
       multiple: true,

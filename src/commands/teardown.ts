@@ -1,6 +1,7 @@
 import {Command, Flags} from '@oclif/core'
 
 import type {TeardownResult} from '../setup/setup.js'
+import {DEFAULT_STATE_DIR} from '../paths.js'
 
 export default class Teardown extends Command {
   static override summary = 'Remove exactly what setup created (from its journal), and nothing else'
@@ -14,7 +15,7 @@ Exit codes: 0 done; 1 a command failed; 2 usage error or another setup/teardown 
   static override enableJsonFlag = true
   static override flags = {
     netns: Flags.string({summary: 'The named network namespace setup programmed'}),
-    'state-dir': Flags.string({summary: 'Where the lock and the journal live', default: '/run/flannelctl'}),
+    'state-dir': Flags.string({summary: 'Where the lock and the journal live', default: DEFAULT_STATE_DIR}),
     'dry-run': Flags.boolean({summary: 'Print what would be removed and change nothing'}),
   }
 

@@ -8,8 +8,6 @@ import {join} from 'node:path'
 import {emptyJournal, parseJournal, type Journal} from '../setup/journal.js'
 import {nodeFs} from './fs.js'
 
-export const DEFAULT_STATE_DIR = '/run/flannelctl'
-
 export function scopeDir(stateDir: string, netns: string | undefined): string {
   return join(stateDir, netns ? `netns-${netns}` : 'host')
 }

@@ -56,7 +56,7 @@ import {
 } from './topology.js'
 import {mapLimit} from '../lib/concurrency.js'
 
-export const DEFAULT_LAB_ROOT = '/run/flannelctl/lab'
+import {DEFAULT_LAB_ROOT} from '../paths.js'
 export const LAB_SCHEMA = 'flannelctl/lab'
 
 /** A lab operation that could not be done; `exitCode` 2 = the request itself was wrong. */

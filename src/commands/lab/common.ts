@@ -1,5 +1,6 @@
 /** Flags every `lab` command shares: which lab, and where labs keep their state. */
 import {Flags} from '@oclif/core'
+import {DEFAULT_LAB_ROOT} from '../../paths.js'
 
 export const labFlags = {
   name: Flags.string({
@@ -9,7 +10,7 @@ export const labFlags = {
   }),
   'state-dir': Flags.string({
     summary: 'Folder holding one state folder per lab',
-    default: '/run/flannelctl/lab',
+    default: DEFAULT_LAB_ROOT,
     env: 'FLANNELCTL_LAB_DIR',
   }),
 }
