@@ -21,6 +21,7 @@ import {
   cidrContains,
   cidrContainsIP,
   formatCidr,
+  maskOf,
   normalizeCidr,
   normalizeIP,
   parseCidr,
@@ -28,7 +29,6 @@ import {
   type Cidr,
   type Family,
 } from '../../lib/ip.js'
-import {maskOf} from '../../lib/ip.js'
 
 // ---------------------------------------------------------------------------------------------------
 // Per-family node data
@@ -70,18 +70,10 @@ export function nodeVtepMAC(
   return {ok: true, mac}
 }
 
-/**
- * An annotation as a data-path evidence line (`worker-2: flannel.alpha.coreos.com/public-ip=10.99.0.12`).
- * The kube checks quote nodes YAML-style (`wording.ts`); node.peers and node.vxlan-device keep this
- * `name: key=value` form, which their tests pin.
- */
-
 /** A link as evidence: its header line and, when captured, its details line. */
 export function linkLines(l: Link): string[] {
   return [l.raw.trimEnd(), ...(l.detailRaw !== undefined ? [l.detailRaw.trim()] : [])]
 }
-
-/** A node's podCIDRs in the same data-path form (`worker-2: spec.podCIDRs=10.244.2.0/24`). */
 
 export const sameIP = (a: string | undefined, b: string | undefined): boolean =>
   a !== undefined && b !== undefined && normalizeIP(a) !== undefined && normalizeIP(a) === normalizeIP(b)
@@ -121,17 +113,10 @@ export function routeFamily(r: Route): Family | undefined {
 const metricOf = (r: Route): number => r.metric ?? 0
 
 /**
- * The main-table route the kernel would pick for `ip`: longest prefix, then lowest metric. `default`
- * routes without a gateway or source count for either family. Policy rules and other tables are not
- * evidence we have, so this is the main-table answer only.
- */
-export function lookupRoute(routes: readonly Route[], ip: string): Route | undefined {
-  return routeTable(routes)(ip)
-}
-
-/**
- * A longest-prefix lookup over the main table, with every route parsed once (a node with a thousand
- * peers asks it a thousand times).
+ * The main-table route the kernel would pick for an address: longest prefix, then lowest metric, with
+ * every route parsed once (a node with a thousand peers asks it a thousand times). `default` routes
+ * without a gateway or source count for either family. Policy rules and other tables are not evidence
+ * we have, so this is the main-table answer only.
  */
 export function routeTable(routes: readonly Route[]): (ip: string) => Route | undefined {
   // Per family and prefix length, base address → the best route (lowest metric): a lookup masks the

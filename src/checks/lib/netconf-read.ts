@@ -61,6 +61,18 @@ export function netConfNotRead(a: Extract<Avail<NetConfFact>, {ok: false}>): Fin
   return unknown(`Could not look at net-conf.json: ${a.reason}`, x)
 }
 
+/**
+ * The key as written for a canonical path (`Network`, `Backend.VNI`): the last occurrence, the one
+ * flannel uses.
+ */
+export function keyAt(conf: NetConf, path: string): NetConf['keys'][number] | undefined {
+  const backend = path.startsWith('Backend.')
+  const name = backend ? path.slice('Backend.'.length) : path
+  return [...conf.keys]
+    .reverse()
+    .find((k) => k.canonical === name && k.path.startsWith('Backend.') === backend)
+}
+
 /** Matches a line that sets `key` (case-insensitive, as flannel matches keys). */
 const keyRe = (key: string): RegExp => new RegExp(`"${key}"\\s*:`, 'i')
 

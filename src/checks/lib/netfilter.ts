@@ -354,8 +354,9 @@ export function packetFamily(p: Packet): Family {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// iptables
+// Targets and verdicts
 
+/** iptables targets that do not end the walk. */
 const NON_TERMINAL = new Set([
   'LOG',
   'NFLOG',
@@ -383,21 +384,6 @@ const NON_TERMINAL = new Set([
 ])
 const NAT_TARGETS = new Set(['MASQUERADE', 'SNAT', 'DNAT', 'REDIRECT', 'NETMAP'])
 
-type Action = 'accept' | 'drop' | 'reject' | 'return' | 'jump' | 'goto' | 'none' | 'unknown'
-
-function iptAction(rule: IptRule, table: {chains: IptChain[]}): Action {
-  const t = rule.target
-  if (t === undefined) return 'none'
-  if (t === 'ACCEPT') return 'accept'
-  if (t === 'DROP') return 'drop'
-  if (t === 'REJECT') return 'reject'
-  if (t === 'RETURN') return 'return'
-  if (table.chains.some((c) => c.name === t)) return rule.goto ? 'goto' : 'jump'
-  if (NON_TERMINAL.has(t)) return 'none'
-  if (NAT_TARGETS.has(t)) return 'accept'
-  return 'unknown'
-}
-
 type Outcome =
   {kind: 'verdict'; verdict: Verdict; rule: RuleRef; reason?: string} | {kind: 'return'} | {kind: 'end'}
 
@@ -417,67 +403,74 @@ const missingChain = (ref: RuleRef, target: string | undefined): Outcome => ({
   reason: `chain ${target} is not in the evidence`,
 })
 
-interface IptCtx {
-  rs: IptablesRuleset
-  table: {name: string; chains: IptChain[]}
-  p: Packet
-  family: Family
+// ---------------------------------------------------------------------------------------------------
+// The chain walk, one for iptables and nftables: each only says how its rules match, read and act
+
+/** What a rule does to the walk when it matches. */
+type Step =
+  | {kind: 'verdict'; verdict: Verdict}
+  | {kind: 'return'}
+  | {kind: 'jump' | 'goto'; target: string}
+  /** A target the evaluator does not know (iptables): reported as a maybe, the walk goes on. */
+  | {kind: 'opaque'; why: Why[]}
+  /** No decision (LOG, MARK, a counter, `continue`). */
+  | {kind: 'none'}
+
+const NONE: Step = {kind: 'none'}
+
+/** One table as the walk sees it, and what the walk has collected so far. */
+interface Walk<R> {
+  chains: readonly {name: string; rules: readonly R[]}[]
+  match(rule: R): MatchResult
+  ref(chain: string, index: number, rule: R): RuleRef
+  step(rule: R): Step
+  /** How a chain is named when jumps from it nest too deep. */
+  deepId(chain: string): string
   path: RuleRef[]
   maybe: MaybeStep[]
 }
 
-function iptRef(table: string, chain: string, i: number, rule: IptRule): RuleRef {
-  return {chain: `${table} ${chain}`, index: i + 1, raw: rule.raw, action: rule.target ?? '(no target)'}
-}
-
-function runIptChain(
-  ctx: IptCtx,
+function runChain<R>(
+  w: Walk<R>,
   name: string,
   depth: number,
   onTop?: (ref: RuleRef) => void,
 ): Outcome | {kind: 'missing'} {
-  const chain = ctx.table.chains.find((c) => c.name === name)
+  const chain = w.chains.find((c) => c.name === name)
   if (!chain) return {kind: 'missing'}
-  if (depth > MAX_DEPTH) return tooDeep(`${ctx.table.name} ${name}`)
+  if (depth > MAX_DEPTH) return tooDeep(w.deepId(name))
   for (let i = 0; i < chain.rules.length; i++) {
-    const rule = chain.rules[i] as IptRule
-    const m = matchIptRule(rule, ctx.p, ctx.family)
+    const rule = chain.rules[i] as R
+    const m = w.match(rule)
     if (m.match === 'no') continue
-    const action = iptAction(rule, ctx.table)
-    const ref = iptRef(ctx.table.name, name, i, rule)
+    const ref = w.ref(name, i, rule)
+    const s = w.step(rule)
     if (m.match === 'maybe') {
-      if (action === 'jump' || action === 'goto')
-        exploreIpt(ctx, rule.target as string, depth + 1, [ref], m.why)
-      else if (action !== 'none') ctx.maybe.push({...ref, why: m.why, via: []})
+      if (s.kind === 'jump' || s.kind === 'goto') explore(w, s.target, depth + 1, [ref], m.why)
+      else if (s.kind !== 'none') w.maybe.push({...ref, why: m.why, via: []})
       continue
     }
     if (onTop) onTop(ref)
-    switch (action) {
-      case 'accept':
-      case 'drop':
-      case 'reject':
-        ctx.path.push(ref)
-        return {kind: 'verdict', verdict: action, rule: ref}
+    switch (s.kind) {
+      case 'verdict':
+        w.path.push(ref)
+        return {kind: 'verdict', verdict: s.verdict, rule: ref}
       case 'return':
-        ctx.path.push(ref)
+        w.path.push(ref)
         return {kind: 'return'}
       case 'jump':
       case 'goto': {
-        ctx.path.push(ref)
-        const r = runIptChain(ctx, rule.target as string, depth + 1)
+        w.path.push(ref)
+        const r = runChain(w, s.target, depth + 1)
         if (r.kind === 'verdict') return r
-        if (r.kind === 'missing') return missingChain(ref, rule.target)
-        if (action === 'goto') return {kind: 'return'}
+        if (r.kind === 'missing') return missingChain(ref, s.target)
+        if (s.kind === 'goto') return {kind: 'return'}
         continue
       }
-      case 'unknown':
-        ctx.maybe.push({
-          ...ref,
-          why: [{kind: 'target', text: `target ${rule.target} is not evaluated`}],
-          via: [],
-        })
+      case 'opaque':
+        w.maybe.push({...ref, why: s.why, via: []})
         continue
-      default:
+      case 'none':
         continue
     }
   }
@@ -485,27 +478,58 @@ function runIptChain(
 }
 
 /** Collect the terminal rules of a chain reached through a jump that only maybe matches. */
-function exploreIpt(ctx: IptCtx, name: string, depth: number, via: RuleRef[], viaWhy: Why[]): void {
-  const chain = ctx.table.chains.find((c) => c.name === name)
+function explore<R>(w: Walk<R>, name: string, depth: number, via: RuleRef[], viaWhy: Why[]): void {
+  const chain = w.chains.find((c) => c.name === name)
   if (!chain || depth > MAX_DEPTH) return
   for (let i = 0; i < chain.rules.length; i++) {
-    const rule = chain.rules[i] as IptRule
-    const m = matchIptRule(rule, ctx.p, ctx.family)
+    const rule = chain.rules[i] as R
+    const m = w.match(rule)
     if (m.match === 'no') continue
-    const action = iptAction(rule, ctx.table)
-    const ref = iptRef(ctx.table.name, name, i, rule)
-    if (action === 'jump' || action === 'goto') {
-      exploreIpt(ctx, rule.target as string, depth + 1, [...via, ref], [...viaWhy, ...m.why])
-      if (m.match === 'yes' && action === 'goto') return
+    const ref = w.ref(name, i, rule)
+    const s = w.step(rule)
+    if (s.kind === 'jump' || s.kind === 'goto') {
+      explore(w, s.target, depth + 1, [...via, ref], [...viaWhy, ...m.why])
+      if (m.match === 'yes' && s.kind === 'goto') return
       continue
     }
-    if (action === 'accept' || action === 'drop' || action === 'reject' || action === 'unknown') {
-      ctx.maybe.push({...ref, why: [...viaWhy, ...m.why], via})
-    }
-    if (m.match === 'yes' && action !== 'none' && action !== 'unknown') return
+    if (s.kind === 'verdict' || s.kind === 'opaque') w.maybe.push({...ref, why: [...viaWhy, ...m.why], via})
+    if (m.match === 'yes' && (s.kind === 'verdict' || s.kind === 'return')) return
   }
 }
 
+// ---------------------------------------------------------------------------------------------------
+// iptables walk
+
+function iptStep(rule: IptRule, table: {chains: IptChain[]}): Step {
+  const t = rule.target
+  if (t === undefined) return NONE
+  if (t === 'ACCEPT') return {kind: 'verdict', verdict: 'accept'}
+  if (t === 'DROP') return {kind: 'verdict', verdict: 'drop'}
+  if (t === 'REJECT') return {kind: 'verdict', verdict: 'reject'}
+  if (t === 'RETURN') return {kind: 'return'}
+  if (table.chains.some((c) => c.name === t)) return {kind: rule.goto ? 'goto' : 'jump', target: t}
+  if (NON_TERMINAL.has(t)) return NONE
+  if (NAT_TARGETS.has(t)) return {kind: 'verdict', verdict: 'accept'}
+  return {kind: 'opaque', why: [{kind: 'target', text: `target ${t} is not evaluated`}]}
+}
+
+function iptWalk(table: {name: string; chains: IptChain[]}, p: Packet): Walk<IptRule> {
+  const family = packetFamily(p)
+  return {
+    chains: table.chains,
+    match: (rule) => matchIptRule(rule, p, family),
+    ref: (chain, i, rule) => ({
+      chain: `${table.name} ${chain}`,
+      index: i + 1,
+      raw: rule.raw,
+      action: rule.target ?? '(no target)',
+    }),
+    step: (rule) => iptStep(rule, table),
+    deepId: (chain) => `${table.name} ${chain}`,
+    path: [],
+    maybe: [],
+  }
+}
 /**
  * Evaluate a packet through one chain of an iptables table (normally a built-in chain such as
  * `filter FORWARD`), following jumps, gotos and RETURN, ending at the policy.
@@ -550,10 +574,10 @@ export function evalIptables(
       reason: `the evidence has no chain ${chainName} in table ${tableName}`,
     })
   }
-  const ctx: IptCtx = {rs, table, p, family: packetFamily(p), path: [], maybe: []}
+  const w = iptWalk(table, p)
   let entry: RuleRef | undefined
-  const r = runIptChain(ctx, chainName, 0, (ref) => (entry = ref))
-  const base = {path: ctx.path, maybe: ctx.maybe}
+  const r = runChain(w, chainName, 0, (ref) => (entry = ref))
+  const base = {path: w.path, maybe: w.maybe}
   if (r.kind === 'verdict') {
     const e: Omit<Evaluation, 'caveats'> = {verdict: r.verdict, rule: r.rule, ...base}
     if (entry) e.entry = entry
@@ -599,14 +623,6 @@ function actionVerdict(action: string): Verdict | undefined {
 // ---------------------------------------------------------------------------------------------------
 // nftables
 
-interface NftCtx {
-  table: NftTable
-  p: Packet
-  family: Family
-  path: RuleRef[]
-  maybe: MaybeStep[]
-}
-
 function nftRef(t: NftTable, chain: string, i: number, rule: NftRule): RuleRef {
   const ref: RuleRef = {
     chain: `${t.family} ${t.name} ${chain}`,
@@ -640,65 +656,24 @@ function nftTerminal(v: string | undefined): Verdict | undefined {
   }
 }
 
-function runNftChain(
-  ctx: NftCtx,
-  name: string,
-  depth: number,
-  onTop?: (ref: RuleRef) => void,
-): Outcome | {kind: 'missing'} {
-  const chain = ctx.table.chains.find((c) => c.name === name)
-  if (!chain) return {kind: 'missing'}
-  if (depth > MAX_DEPTH) return tooDeep(name)
-  for (let i = 0; i < chain.rules.length; i++) {
-    const rule = chain.rules[i] as NftRule
-    const m = matchNftRule(rule, ctx.p, ctx.family)
-    if (m.match === 'no') continue
-    const ref = nftRef(ctx.table, name, i, rule)
-    const term = nftTerminal(rule.verdict)
-    if (m.match === 'maybe') {
-      if ((rule.verdict === 'jump' || rule.verdict === 'goto') && rule.target !== undefined)
-        exploreNft(ctx, rule.target, depth + 1, [ref], m.why)
-      else if (term !== undefined || rule.verdict === 'return') ctx.maybe.push({...ref, why: m.why, via: []})
-      continue
-    }
-    if (onTop) onTop(ref)
-    if (term !== undefined) {
-      ctx.path.push(ref)
-      return {kind: 'verdict', verdict: term, rule: ref}
-    }
-    if (rule.verdict === 'return') {
-      ctx.path.push(ref)
-      return {kind: 'return'}
-    }
-    if ((rule.verdict === 'jump' || rule.verdict === 'goto') && rule.target !== undefined) {
-      ctx.path.push(ref)
-      const r = runNftChain(ctx, rule.target, depth + 1)
-      if (r.kind === 'verdict') return r
-      if (r.kind === 'missing') return missingChain(ref, rule.target)
-      if (rule.verdict === 'goto') return {kind: 'return'}
-    }
-  }
-  return {kind: 'end'}
+function nftStep(rule: NftRule): Step {
+  const v = rule.verdict
+  if ((v === 'jump' || v === 'goto') && rule.target !== undefined) return {kind: v, target: rule.target}
+  const term = nftTerminal(v)
+  if (term !== undefined) return {kind: 'verdict', verdict: term}
+  return v === 'return' ? {kind: 'return'} : NONE
 }
 
-function exploreNft(ctx: NftCtx, name: string, depth: number, via: RuleRef[], viaWhy: Why[]): void {
-  const chain = ctx.table.chains.find((c) => c.name === name)
-  if (!chain || depth > MAX_DEPTH) return
-  for (let i = 0; i < chain.rules.length; i++) {
-    const rule = chain.rules[i] as NftRule
-    const m = matchNftRule(rule, ctx.p, ctx.family)
-    if (m.match === 'no') continue
-    const ref = nftRef(ctx.table, name, i, rule)
-    if ((rule.verdict === 'jump' || rule.verdict === 'goto') && rule.target !== undefined) {
-      exploreNft(ctx, rule.target, depth + 1, [...via, ref], [...viaWhy, ...m.why])
-      if (m.match === 'yes' && rule.verdict === 'goto') return
-      continue
-    }
-    const term = nftTerminal(rule.verdict)
-    if (term !== undefined) {
-      ctx.maybe.push({...ref, why: [...viaWhy, ...m.why], via})
-    }
-    if (m.match === 'yes' && (term !== undefined || rule.verdict === 'return')) return
+function nftWalk(table: NftTable, p: Packet): Walk<NftRule> {
+  const family = packetFamily(p)
+  return {
+    chains: table.chains,
+    match: (rule) => matchNftRule(rule, p, family),
+    ref: (chain, i, rule) => nftRef(table, chain, i, rule),
+    step: nftStep,
+    deepId: (chain) => chain,
+    path: [],
+    maybe: [],
   }
 }
 
@@ -707,11 +682,11 @@ export function evalNftChain(table: NftTable, chainName: string, p: Packet): Eva
   const chain = table.chains.find((c) => c.name === chainName)
   const id = `${table.family} ${table.name} ${chainName}`
   if (!chain) return {verdict: 'unknown', path: [], maybe: [], reason: `no chain ${id}`, caveats: []}
-  const ctx: NftCtx = {table, p, family: packetFamily(p), path: [], maybe: []}
+  const w = nftWalk(table, p)
   let entry: RuleRef | undefined
-  const r = runNftChain(ctx, chainName, 0, (ref) => (entry = ref))
+  const r = runChain(w, chainName, 0, (ref) => (entry = ref))
   if (r.kind === 'verdict') {
-    const e: Evaluation = {verdict: r.verdict, rule: r.rule, path: ctx.path, maybe: ctx.maybe, caveats: []}
+    const e: Evaluation = {verdict: r.verdict, rule: r.rule, path: w.path, maybe: w.maybe, caveats: []}
     if (entry) e.entry = entry
     if (r.reason !== undefined) e.reason = r.reason
     return e
@@ -722,8 +697,8 @@ export function evalNftChain(table: NftTable, chainName: string, p: Packet): Eva
   return {
     verdict: policy === 'drop' ? 'drop' : 'accept',
     policy: pol,
-    path: ctx.path,
-    maybe: ctx.maybe,
+    path: w.path,
+    maybe: w.maybe,
     caveats: [],
   }
 }
@@ -868,6 +843,27 @@ export function noRulesFinding(views: Views, family: Family): Finding | undefine
   return a
     ? unavailable(`the ${family === 4 ? 'iptables' : 'ip6tables'} and nftables rules`, a)
     : unknown('No netfilter evidence to evaluate.')
+}
+
+/**
+ * Where an ACCEPT inserted into the built-in `chain` comes before what decided: the position of the
+ * rule of `chain` the decision was reached through, else 1.
+ */
+export function insertPosition(e: Evaluation, chain: string): number {
+  return e.rule && e.entry && e.entry.chain.endsWith(` ${chain}`) ? e.entry.index : 1
+}
+
+/** The command that deletes an iptables rule: by its spec when the capture shows it (`-A ...`), else by position. */
+export function iptDeleteCmd(cmd: string, r: RuleRef): string {
+  const [table, chain] = r.chain.split(' ') as [string, string]
+  return r.raw.startsWith('-A ')
+    ? `${cmd}${table === 'filter' ? '' : ` -t ${table}`} -D ${r.raw.slice(3)}`
+    : `${cmd} -D ${chain} ${r.index}`
+}
+
+/** The command that deletes an nftables rule of table `family name` by its handle. */
+export function nftDeleteCmd(family: string, table: string, r: RuleRef, handle: number): string {
+  return `nft delete rule ${family} ${table} ${r.chain.split(' ').slice(2).join(' ')} handle ${handle}`
 }
 
 /** `rule 2 '-A FORWARD -j REJECT'` or `rule 1 'accept' of inet fw pods`. */

@@ -8,19 +8,14 @@
  * log alone (e.g. a bug report) already leads to the right check and fix. Healthy messages (`flannel is ready`)
  * are recognised and never failures.
  */
-import type {LogFile} from '../../model.js'
 import type {Finding} from '../types.js'
 import {defineCheck} from '../types.js'
 import {ev, fail, needAll, ok, skip} from '../lib/result.js'
 import {entryFix, explainLines} from '../lib/messages.js'
+import {logSource} from '../lib/kube-helpers.js'
 
 /** How many lines of one message to quote. */
 const QUOTE = 3
-
-function logSource(factSource: string, f: LogFile): string {
-  const parts = factSource.split(', ')
-  return parts.find((p) => p === f.name || p.endsWith('/' + f.name)) ?? (f.name || factSource)
-}
 
 export const check = defineCheck({
   id: 'logs.known-errors',

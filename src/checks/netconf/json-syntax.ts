@@ -7,7 +7,8 @@
  */
 import {applyCommands} from '../../parse/netconf-source.js'
 import {defineCheck} from '../types.js'
-import {ev, fail, ok, skip, unknown} from '../lib/result.js'
+import {ev, fail, ok, skip} from '../lib/result.js'
+import {netConfNotRead} from '../lib/netconf-read.js'
 
 export const check = defineCheck({
   id: 'netconf.json-syntax',
@@ -19,9 +20,7 @@ export const check = defineCheck({
     const a = facts.get('netConf')
     if (!a.ok) {
       if (a.state === 'absent') return [skip('There is no net-conf.json to parse (see netconf.present).')]
-      const x: {hint?: string} = {}
-      if (a.hint !== undefined) x.hint = a.hint
-      return [unknown(`Could not look at net-conf.json: ${a.reason}`, x)]
+      return [netConfNotRead(a)]
     }
     const fact = a.value
     if (fact.result.ok) {

@@ -12,7 +12,7 @@ import type {NetConf, NetConfFact} from '../../parse/netconf.js'
 import {quoteLines} from '../../parse/netconf-source.js'
 import {defineCheck, type Finding} from '../types.js'
 import {ev, fail, ok, skip, unknown, type FindingExtra} from '../lib/result.js'
-import {netConfNotRead} from '../lib/netconf-read.js'
+import {keyAt, netConfNotRead} from '../lib/netconf-read.js'
 
 const WINDOWS_BACKENDS = ['vxlan', 'host-gw', 'alloc', 'extension']
 const WINDOWS_VNI = 4096
@@ -27,9 +27,8 @@ const osOf = (n: KubeNode): string | undefined =>
 const archOf = (n: KubeNode): string | undefined =>
   n.architecture ?? n.labels['kubernetes.io/arch'] ?? n.labels['beta.kubernetes.io/arch']
 
-function keyLine(conf: NetConf, name: string): number | undefined {
-  return [...conf.keys].reverse().find((k) => k.canonical === name && k.path.startsWith('Backend.'))?.line
-}
+/** The line of the Backend option `name` flannel uses (the last one given). */
+const keyLine = (conf: NetConf, name: string): number | undefined => keyAt(conf, `Backend.${name}`)?.line
 
 function confEvidence(fact: NetConfFact, lines: (number | undefined)[]): FindingExtra['evidence'] {
   return [
@@ -127,10 +126,7 @@ export const check = defineCheck({
 
     // Windows nodes.
     for (const r of windows.length > 0 ? windowsRefusals(conf) : []) {
-      const line =
-        r.key === 'Type'
-          ? [...conf.keys].reverse().find((k) => k.canonical === 'Type')?.line
-          : keyLine(conf, r.key)
+      const line = keyLine(conf, r.key)
       out.push(
         fail(
           'error',

@@ -11,21 +11,12 @@ import {BACKENDS, REMOVED_BACKENDS, closestKey, type NetConf, type NetConfFact} 
 import {applyCommands, quoteLines} from '../../parse/netconf-source.js'
 import {defineCheck, type Finding, type Severity} from '../types.js'
 import {ev, fail, ok, skip, type FindingExtra} from '../lib/result.js'
-import {netConfNotRead} from '../lib/netconf-read.js'
+import {keyAt, netConfNotRead} from '../lib/netconf-read.js'
 
 /** How `collect` writes a secret: its digest, so two nodes' keys can still be compared. */
 const REDACTED = /^sha256:[0-9a-f]{64}$/
 
 const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined)
-
-/** The key as written for a canonical path (the last occurrence: the one flannel uses). */
-function keyAt(conf: NetConf, path: string): NetConf['keys'][number] | undefined {
-  const backend = path.startsWith('Backend.')
-  const name = backend ? path.slice('Backend.'.length) : path
-  return [...conf.keys]
-    .reverse()
-    .find((k) => k.canonical === name && k.path.startsWith('Backend.') === backend)
-}
 
 function extraFor(
   fact: NetConfFact,

@@ -25,7 +25,10 @@ import {
   evalNftHook,
   evidenceLines,
   flannelNetworks,
+  insertPosition,
+  iptDeleteCmd,
   netfilterViews,
+  nftDeleteCmd,
   noRulesFinding,
   onlyProtoOrPort,
   ruleText,
@@ -408,15 +411,12 @@ export const check = defineCheck({
 })
 
 function iptFix(cmd: string, e: Evaluation, net: string, _family: Family): string[] {
-  const pos = e.rule && e.entry && e.entry.chain.endsWith(' FORWARD') ? e.entry.index : 1
+  const pos = insertPosition(e, 'FORWARD')
   const fix = [`${cmd} -I FORWARD ${pos} -s ${net} -j ACCEPT`, `${cmd} -I FORWARD ${pos} -d ${net} -j ACCEPT`]
-  if (e.rule && e.verdict !== 'accept') {
-    const [table, chain] = e.rule.chain.split(' ') as [string, string]
-    const del = e.rule.raw.startsWith('-A ')
-      ? `${cmd}${table === 'filter' ? '' : ` -t ${table}`} -D ${e.rule.raw.slice(3)}`
-      : `${cmd} -D ${chain} ${e.rule.index}`
-    fix.push(`# or remove the rule that ${e.verdict === 'reject' ? 'rejects' : 'drops'} it: ${del}`)
-  }
+  if (e.rule && e.verdict !== 'accept')
+    fix.push(
+      `# or remove the rule that ${e.verdict === 'reject' ? 'rejects' : 'drops'} it: ${iptDeleteCmd(cmd, e.rule)}`,
+    )
   return fix
 }
 
@@ -433,11 +433,9 @@ function nftFix(
     `nft insert rule ${tfam} ${table} ${chain} ${sel} saddr ${net} accept`,
     `nft insert rule ${tfam} ${table} ${chain} ${sel} daddr ${net} accept`,
   ]
-  if (e.rule?.handle !== undefined && e.verdict !== 'accept') {
-    const c = e.rule.chain.split(' ').slice(2).join(' ')
+  if (e.rule?.handle !== undefined && e.verdict !== 'accept')
     fix.push(
-      `# or remove the rule that ${e.verdict === 'reject' ? 'rejects' : 'drops'} it: nft delete rule ${tfam} ${table} ${c} handle ${e.rule.handle}`,
+      `# or remove the rule that ${e.verdict === 'reject' ? 'rejects' : 'drops'} it: ${nftDeleteCmd(tfam, table, e.rule, e.rule.handle)}`,
     )
-  }
   return fix
 }

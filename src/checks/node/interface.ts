@@ -7,12 +7,13 @@
  * the default route is the NAT NIC whose `10.0.2.15` every VM shares, so tunnels lead nowhere (§10);
  * more generally the tunnel should leave through the NIC of the network the nodes share.
  */
-import {cidrContainsIP, normalizeIP, parseCidr, parseIP, type Cidr} from '../../lib/ip.js'
-import type {Addr, KubeNode, Link, Route} from '../../model.js'
+import {cidrContainsIP, normalizeIP, parseCidr, type Cidr} from '../../lib/ip.js'
+import type {Addr, KubeNode, Link} from '../../model.js'
 import {defineCheck, type Evidence, type Finding} from '../types.js'
 import {ANN, FLANNEL_DS, FLANNEL_NS, isFlannelNode, selfOf} from '../lib/flannel.js'
 import {ev, fail, ok, unavailable, unknown} from '../lib/result.js'
 import {grepLogs, nodeIPs} from '../lib/kube-helpers.js'
+import {defaultRoute} from '../lib/datapath.js'
 import {addressLine, annotationLine, listNames, nodeSubject, restartFlannelOn} from '../lib/wording.js'
 
 const NAT_NET = parseCidr('10.0.2.0/24') as Cidr
@@ -30,17 +31,6 @@ interface PublicIP {
 
 const setEnv = (k: string, v: string): string =>
   `kubectl -n ${FLANNEL_NS} set env ds/${FLANNEL_DS} -c kube-flannel ${k}=${v}`
-
-function defaultRoute(routes: readonly Route[]): Route | undefined {
-  const d = routes.filter(
-    (r) =>
-      (r.dst === 'default' || r.dst === '0.0.0.0/0') &&
-      (r.table === undefined || r.table === 'main') &&
-      (r.gateway === undefined || parseIP(r.gateway)?.family === 4) &&
-      r.type === 'unicast',
-  )
-  return [...d].sort((a, b) => (a.metric ?? 0) - (b.metric ?? 0))[0]
-}
 
 const addrOf = (addrs: readonly Addr[], ip: string): Addr | undefined =>
   addrs.find((a) => normalizeIP(a.address) === ip)
@@ -230,7 +220,7 @@ export const check = defineCheck({
     } else if (!routesA.ok)
       out.push(unavailable("this host's routes (the default route not compared)", routesA))
     else {
-      const d = defaultRoute(routesA.value)
+      const d = defaultRoute(routesA.value, 4)
       if (internalIface && internalIface === pubIface)
         verified.push(`the node's InternalIP is on the same NIC`)
       if (d?.dev && pubIface && d.dev === pubIface) verified.push('the default route uses the same NIC')

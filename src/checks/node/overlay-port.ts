@@ -29,7 +29,10 @@ import {
   evalIptables,
   evalNftHook,
   evidenceLines,
+  insertPosition,
+  iptDeleteCmd,
   netfilterViews,
+  nftDeleteCmd,
   noRulesFinding,
   ruleText,
   underlayInterface,
@@ -346,18 +349,12 @@ function firewalldFix(port: PortSpec): string[] {
 
 function iptFix(cmd: string, e: Evaluation, port: PortSpec, peers: Peer[], views: Views): string[] {
   if (usesFirewalld(views)) return firewalldFix(port)
-  const pos = e.rule && e.entry && e.entry.chain.endsWith(' INPUT') ? e.entry.index : 1
+  const pos = insertPosition(e, 'INPUT')
   const ips = peers.map((p) => p.ip).filter((x): x is string => x !== undefined)
   const src = ips.length > 0 ? ` -s ${ips.join(',')}` : ''
   const match = port.proto === 'esp' ? '-p esp' : `-p udp --dport ${port.port}`
   const fix = [`${cmd} -I INPUT ${pos}${src} ${match} -j ACCEPT`]
-  if (e.rule && e.verdict !== 'accept') {
-    const [table, chain] = e.rule.chain.split(' ') as [string, string]
-    const del = e.rule.raw.startsWith('-A ')
-      ? `${cmd}${table === 'filter' ? '' : ` -t ${table}`} -D ${e.rule.raw.slice(3)}`
-      : `${cmd} -D ${chain} ${e.rule.index}`
-    fix.push(`# or remove the rule: ${del}`)
-  }
+  if (e.rule && e.verdict !== 'accept') fix.push(`# or remove the rule: ${iptDeleteCmd(cmd, e.rule)}`)
   return fix
 }
 
@@ -391,9 +388,7 @@ function nftFix(
         `# or take the port out of set ${set.name}: nft delete element ${tfam} ${table} ${set.name} { ${port.port} }`,
       )
     } else if (e.rule.handle !== undefined) {
-      fix.push(
-        `# or remove the rule: nft delete rule ${tfam} ${table} ${e.rule.chain.split(' ').slice(2).join(' ')} handle ${e.rule.handle}`,
-      )
+      fix.push(`# or remove the rule: ${nftDeleteCmd(tfam, table, e.rule, e.rule.handle)}`)
     }
   }
   return fix

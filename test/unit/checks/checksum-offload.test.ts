@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict'
-import {readFileSync} from 'node:fs'
 import {test} from 'node:test'
 
 import {check, kernelRisk} from '../../../src/checks/node/checksum-offload.js'
@@ -9,9 +8,7 @@ import {parseEthtoolFeatures} from '../../../src/parse/ethtool.js'
 import {parseLog} from '../../../src/parse/logs.js'
 import {parseUname} from '../../../src/parse/uname.js'
 import {netConfFact} from '../../support/builders.js'
-
-const OUT = new URL('../../fixtures/outputs/', import.meta.url)
-const fx = (path: string): string => readFileSync(new URL(path, OUT), 'utf8')
+import {fx} from './helpers.js'
 
 const netConf = (type: string, backend: Record<string, unknown> = {}): NetConfFact =>
   netConfFact({backendType: type, backend}, {text: '{}'})

@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict'
-import {readFileSync} from 'node:fs'
 import {test} from 'node:test'
 
 import {check} from '../../../src/checks/cni/config.js'
 import {staticFacts} from '../../../src/facts/static.js'
 import {parseCniConfigs} from '../../../src/parse/cni.js'
+import {fx} from './helpers.js'
 
-const OUT = new URL('../../fixtures/outputs/', import.meta.url)
-const fx = (path: string): string => readFileSync(new URL(path, OUT), 'utf8')
 const FLANNEL = fx('cni/10-flannel.conflist')
 const CONTAINERD = fx('cni/10-containerd-net.conflist')
 const run = (files: {name: string; text: string}[]) =>

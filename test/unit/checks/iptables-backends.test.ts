@@ -1,24 +1,12 @@
 import assert from 'node:assert/strict'
-import {readFileSync} from 'node:fs'
 import {test} from 'node:test'
 
 import {check} from '../../../src/checks/node/iptables-backends.js'
 import type {Finding} from '../../../src/checks/types.js'
 import {staticFacts, type StaticFactInput} from '../../../src/facts/static.js'
-import type {IptablesRuleset, NftRuleset} from '../../../src/model.js'
-import {parseIptables} from '../../../src/parse/iptables.js'
-import {parseNft} from '../../../src/parse/nft.js'
-
-const OUT = new URL('../../fixtures/outputs/', import.meta.url)
-const fx = (path: string): string => readFileSync(new URL(path, OUT), 'utf8')
-const ipt = (f: string): IptablesRuleset => parseIptables(fx(`iptables/${f}`))
-const nft = (f: string): NftRuleset => parseNft(fx(`nft/${f}`))
+import {ipt, nft, only} from './helpers.js'
 
 const run = (input: StaticFactInput): Finding[] => check.evaluate(staticFacts(input, 'commands/iptables.txt'))
-const only = (fs: Finding[]): Finding => {
-  assert.equal(fs.length, 1, JSON.stringify(fs, null, 1))
-  return fs[0] as Finding
-}
 
 test('pass: every rule in iptables-nft, iptables-legacy empty', () => {
   const f = only(run({iptables: ipt('save-nf_tables.txt'), iptablesLegacy: ipt('legacy-save-empty.txt')}))

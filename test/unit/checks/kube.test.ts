@@ -9,7 +9,6 @@ import {check as overlap} from '../../../src/checks/kube/podcidr-overlap.js'
 import {check as publicIp} from '../../../src/checks/kube/public-ip-unique.js'
 import {freeSubnet, coveringCidr, suggestNetwork} from '../../../src/checks/lib/kube-helpers.js'
 import type {Finding} from '../../../src/checks/types.js'
-import {staticFacts, type StaticFactInput} from '../../../src/facts/static.js'
 import type {Avail} from '../../../src/facts/types.js'
 import {formatCidr, parseCidr, type Cidr} from '../../../src/lib/ip.js'
 import type {Addr, KubeNode, LogFile, Route} from '../../../src/model.js'
@@ -27,6 +26,7 @@ import {
   route,
   type NodeOpts,
 } from '../../support/builders.js'
+import {evLines, fixText, oneWithStatus as one, runCheck as run, withStatus as only} from './helpers.js'
 
 // ---------------------------------------------------------------------------------------------------
 // Builders
@@ -89,19 +89,6 @@ const ADDRS_A: Addr[] = [
   addr('flannel.1', '10.244.1.0/32'),
   addr('cni0', '10.244.1.1/24'),
 ]
-
-const run = (
-  c: {evaluate(f: ReturnType<typeof staticFacts>): Finding[]},
-  input: StaticFactInput,
-): Finding[] => c.evaluate(staticFacts(input))
-const only = (fs: Finding[], status: Finding['status']): Finding[] => fs.filter((f) => f.status === status)
-const one = (fs: Finding[], status: Finding['status']): Finding => {
-  const m = only(fs, status)
-  assert.equal(m.length, 1, `expected one ${status} finding, got ${JSON.stringify(fs, null, 1)}`)
-  return m[0] as Finding
-}
-const fixText = (f: Finding): string => (f.fix ?? []).join('\n')
-const evLines = (f: Finding): string[] => f.evidence.flatMap((e) => e.lines)
 
 // Log lines as pasted in public issues (test/fixtures/outputs/logs/*.log).
 const LOG_1125 = [

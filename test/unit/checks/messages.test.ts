@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict'
-import {readFileSync} from 'node:fs'
 import {test} from 'node:test'
 
 import {MESSAGES, entryFix, explain, goFormat, matchMessage} from '../../../src/checks/lib/messages.js'
 import {CONTRACT_CHECK_IDS} from '../../support/contract.js'
+import {fx} from './helpers.js'
 
-const OUT = new URL('../../fixtures/outputs/', import.meta.url)
-const fx = (path: string): string => readFileSync(new URL(path, OUT), 'utf8')
 const ids = (text: string): string[] =>
   explain(text).map((x) => `${x.line} ${x.entry.id} ${x.entry.check} ${JSON.stringify(x.captures)}`)
 

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict'
-import {readFileSync} from 'node:fs'
 import {describe, test} from 'node:test'
 
 import {check as jsonSyntax} from '../../../src/checks/netconf/json-syntax.js'
@@ -13,9 +12,7 @@ import type {KubeNode} from '../../../src/model.js'
 import {parseNodes, parsePodCidrs} from '../../../src/parse/kube.js'
 import type {NetConf, NetConfFact} from '../../../src/parse/netconf.js'
 import {netConfFromFile} from '../../../src/parse/netconf-source.js'
-
-const OUT = new URL('../../fixtures/outputs/', import.meta.url)
-const fx = (path: string): string => readFileSync(new URL(path, OUT), 'utf8')
+import {fx} from './helpers.js'
 
 const SEED = fx('netconf/seed-kube-flannel-cfg.yaml')
 const MANIFEST = fx('netconf/kube-flannel-kustomization-v0.20.2.yml')

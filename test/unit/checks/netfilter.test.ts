@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict'
-import {readFileSync} from 'node:fs'
 import {test} from 'node:test'
 
 import {
@@ -10,14 +9,7 @@ import {
   onlyProtoOrPort,
   type Packet,
 } from '../../../src/checks/lib/netfilter.js'
-import type {IptablesRuleset, NftRuleset} from '../../../src/model.js'
-import {parseIptables} from '../../../src/parse/iptables.js'
-import {parseNft} from '../../../src/parse/nft.js'
-
-const OUT = new URL('../../fixtures/outputs/', import.meta.url)
-const fx = (path: string): string => readFileSync(new URL(path, OUT), 'utf8')
-const ipt = (f: string): IptablesRuleset => parseIptables(fx(`iptables/${f}`))
-const nft = (f: string): NftRuleset => parseNft(fx(`nft/${f}`))
+import {ipt, nft} from './helpers.js'
 
 const POD_TO_POD: Packet = {src: '10.244.0.0/16', dst: '10.244.0.0/16', state: 'new'}
 const VXLAN_FROM = (src: string): Packet => ({src, proto: 'udp', dport: 8472, state: 'new'})

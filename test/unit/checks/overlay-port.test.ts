@@ -1,20 +1,13 @@
 import assert from 'node:assert/strict'
-import {readFileSync} from 'node:fs'
 import {test} from 'node:test'
 
 import {check} from '../../../src/checks/node/overlay-port.js'
 import type {Finding} from '../../../src/checks/types.js'
 import {staticFacts, type StaticFactInput} from '../../../src/facts/static.js'
-import type {Addr, IptablesRuleset, KubeNode, NftRuleset} from '../../../src/model.js'
+import type {Addr, KubeNode} from '../../../src/model.js'
 import type {NetConf, NetConfFact} from '../../../src/parse/netconf.js'
-import {parseIptables} from '../../../src/parse/iptables.js'
-import {parseNft} from '../../../src/parse/nft.js'
 import {flannelNode, netConfFact} from '../../support/builders.js'
-
-const OUT = new URL('../../fixtures/outputs/', import.meta.url)
-const fx = (path: string): string => readFileSync(new URL(path, OUT), 'utf8')
-const ipt = (f: string): IptablesRuleset => parseIptables(fx(`iptables/${f}`))
-const nft = (f: string): NftRuleset => parseNft(fx(`nft/${f}`))
+import {ipt, nft, only} from './helpers.js'
 
 const netConf = (
   type = 'vxlan',
@@ -50,10 +43,6 @@ const ADDRS: Addr[] = [
 const CLUSTER: StaticFactInput = {nodes: NODES, addrs: ADDRS, host: {nodeName: 'node-1', origin: 'test'}}
 
 const run = (input: StaticFactInput): Finding[] => check.evaluate(staticFacts(input, 'commands/iptables.txt'))
-const only = (fs: Finding[]): Finding => {
-  assert.equal(fs.length, 1, JSON.stringify(fs, null, 1))
-  return fs[0] as Finding
-}
 
 test('pass: INPUT policy ACCEPT and no dropping rule', () => {
   const f = only(

@@ -4,7 +4,7 @@ import {describe, test} from 'node:test'
 import {check as iface} from '../../../src/checks/node/interface.js'
 import {check as subnetEnv} from '../../../src/checks/node/subnet-env.js'
 import type {Finding} from '../../../src/checks/types.js'
-import {staticFacts, type StaticFactInput} from '../../../src/facts/static.js'
+import type {StaticFactInput} from '../../../src/facts/static.js'
 import type {HostInfo} from '../../../src/facts/types.js'
 import type {KubeNode, Link, LogFile, Route, SubnetEnv} from '../../../src/model.js'
 import type {NetConf, NetConfFact} from '../../../src/parse/netconf.js'
@@ -19,6 +19,7 @@ import {
   netConfFact,
   route,
 } from '../../support/builders.js'
+import {evLines, fixText, oneWithStatus as one, runCheck as run, withStatus as only} from './helpers.js'
 
 // ---------------------------------------------------------------------------------------------------
 // Builders
@@ -78,19 +79,6 @@ const flannel1 = (local: string, dev: string): Link =>
 
 const defaultVia = (gw: string, dev: string): Route =>
   route('default', {gateway: gw, dev, raw: `default via ${gw} dev ${dev} proto dhcp metric 100`})
-
-const run = (
-  c: {evaluate(f: ReturnType<typeof staticFacts>): Finding[]},
-  input: StaticFactInput,
-): Finding[] => c.evaluate(staticFacts(input))
-const only = (fs: Finding[], status: Finding['status']): Finding[] => fs.filter((f) => f.status === status)
-const one = (fs: Finding[], status: Finding['status']): Finding => {
-  const m = only(fs, status)
-  assert.equal(m.length, 1, `expected one ${status} finding, got ${JSON.stringify(fs, null, 1)}`)
-  return m[0] as Finding
-}
-const fixText = (f: Finding): string => (f.fix ?? []).join('\n')
-const evLines = (f: Finding): string[] => f.evidence.flatMap((e) => e.lines)
 
 // ---------------------------------------------------------------------------------------------------
 

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict'
-import {readFileSync} from 'node:fs'
 import {test} from 'node:test'
 
 import {check} from '../../../src/checks/node/sysctl.js'
@@ -9,9 +8,7 @@ import type {NetConf, NetConfFact} from '../../../src/parse/netconf.js'
 import {parseModules} from '../../../src/parse/lsmod.js'
 import {parseSysctl} from '../../../src/parse/sysctl.js'
 import {netConfFact} from '../../support/builders.js'
-
-const OUT = new URL('../../fixtures/outputs/', import.meta.url)
-const fx = (path: string): string => readFileSync(new URL(path, OUT), 'utf8')
+import {fx} from './helpers.js'
 
 const netConf = (
   type: string,

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict'
-import {readFileSync} from 'node:fs'
 import {test} from 'node:test'
 
 import {check} from '../../../src/checks/node/xfrm.js'
@@ -8,9 +7,7 @@ import type {KubeNode, XfrmState} from '../../../src/model.js'
 import type {NetConfFact} from '../../../src/parse/netconf.js'
 import {parseXfrmPolicy, parseXfrmState} from '../../../src/parse/xfrm.js'
 import {flannelNode, netConfFact} from '../../support/builders.js'
-
-const OUT = new URL('../../fixtures/outputs/', import.meta.url)
-const fx = (path: string): string => readFileSync(new URL(path, OUT), 'utf8')
+import {fx} from './helpers.js'
 
 const netConf = (type: string): NetConfFact =>
   netConfFact({backendType: type, backend: {PSK: 'a'.repeat(96)}}, {text: '{}'})
