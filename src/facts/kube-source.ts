@@ -11,6 +11,7 @@
  * bind; when the reviews are forbidden to the user, the objects alone (kube.rbac evaluates their rules), and
  * when both are, a permission failure naming both verbs.
  */
+import {FLANNEL_CM, FLANNEL_DS} from '../checks/lib/flannel.js'
 import {KubeError, type AccessAttributes, type KubeClient, type KubeObject} from '../k8s/client.js'
 import type {ProbeId} from './probes.js'
 import type {EvidenceSource, RawCapture} from './sources.js'
@@ -30,8 +31,6 @@ export interface KubeSourceOptions {
 /** The probes the API answers; every other probe belongs to the node. */
 export const CLUSTER_PROBES: readonly ProbeId[] = ['nodes', 'flannel-cfg', 'daemonset', 'rbac', 'logs']
 
-export const FLANNEL_DS = 'kube-flannel-ds'
-export const FLANNEL_CM = 'kube-flannel-cfg'
 const NAMESPACES = ['kube-flannel', 'kube-system'] as const
 const SELECTOR = 'app=flannel'
 const FLANNEL_ANN = 'flannel.alpha.coreos.com/'

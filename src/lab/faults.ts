@@ -16,7 +16,7 @@
  */
 import {join} from 'node:path'
 
-import {ANN, parseBackendData} from '../checks/lib/flannel.js'
+import {ANN, FLANNEL_IPSEC_REQID, parseBackendData} from '../checks/lib/flannel.js'
 import {baseAddress, parseCidr} from '../lib/ip.js'
 import {flannelIptablesRules} from '../setup/desired.js'
 import {
@@ -29,7 +29,7 @@ import {
   type LabState,
   type NodeFiles,
 } from './lab.js'
-import {IPSEC_REQID, type LabBackend, type LabNode, type LabTopology} from './topology.js'
+import {type LabBackend, type LabNode, type LabTopology} from './topology.js'
 
 export interface FaultContext {
   t: LabTopology
@@ -734,7 +734,7 @@ export const FAULTS: readonly Fault[] = [
         'proto',
         'esp',
         'reqid',
-        String(IPSEC_REQID),
+        String(FLANNEL_IPSEC_REQID),
         'mode',
         'tunnel',
       ])

@@ -16,7 +16,7 @@
 import {randomBytes} from 'node:crypto'
 import {join} from 'node:path'
 
-import {ANN} from '../checks/lib/flannel.js'
+import {ANN, FLANNEL_IPSEC_REQID} from '../checks/lib/flannel.js'
 import {
   aggregateReports,
   runDoctor,
@@ -40,7 +40,6 @@ import {VERSION} from '../version.js'
 import {
   buildTopology,
   CNI_CONFLIST,
-  IPSEC_REQID,
   labNamespacePattern,
   labNamespaces,
   labNetConf,
@@ -324,7 +323,7 @@ export function ipsecPolicyLines(
   self: Pick<LabNode, 'podCIDR' | 'ip'>,
   peers: readonly Pick<LabNode, 'podCIDR' | 'ip'>[],
 ): string[] {
-  const tail = `proto esp reqid ${IPSEC_REQID} mode tunnel`
+  const tail = `proto esp reqid ${FLANNEL_IPSEC_REQID} mode tunnel`
   return peers.flatMap((p) => [
     `xfrm policy add src ${self.podCIDR} dst ${p.podCIDR} dir out tmpl src ${self.ip} dst ${p.ip} ${tail}`,
     `xfrm policy add src ${p.podCIDR} dst ${self.podCIDR} dir in tmpl src ${p.ip} dst ${self.ip} ${tail}`,
@@ -347,7 +346,7 @@ const SA_ALGOS = [
 /** Static SAs standing in for the ones charon negotiates: one per direction per pair, the same in both nodes. */
 function saLine(from: LabNode, to: LabNode, keys: string): string {
   const spi = (0x10000 + from.index * 256 + to.index).toString(16)
-  return `xfrm state add src ${from.ip} dst ${to.ip} proto esp spi 0x${spi} reqid ${IPSEC_REQID} mode tunnel ${keys}`
+  return `xfrm state add src ${from.ip} dst ${to.ip} proto esp spi 0x${spi} reqid ${FLANNEL_IPSEC_REQID} mode tunnel ${keys}`
 }
 
 async function writeLabFiles(t: LabTopology, dir: string, deps: LabDeps, psk: string): Promise<void> {

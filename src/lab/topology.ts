@@ -21,7 +21,6 @@ export type LabBackend = (typeof LAB_BACKENDS)[number]
 export const LAB_NS_PREFIX = 'flt-'
 export const LAB_NETWORK = '10.244.0.0/16'
 /** flannel's reqid for its ipsec policies and SAs (flannel-facts §6.1). */
-export const IPSEC_REQID = 11
 
 export interface LabOptions {
   name: string

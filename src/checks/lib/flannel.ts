@@ -26,6 +26,9 @@ export const FLANNEL_NS = 'kube-flannel'
 export const FLANNEL_DS = 'kube-flannel-ds'
 export const FLANNEL_CM = 'kube-flannel-cfg'
 
+/** The reqid of flannel's ipsec (strongSwan) policies and SAs. */
+export const FLANNEL_IPSEC_REQID = 11
+
 /** Linux default VXLAN destination port: flannel sends no port when `Port` is 0. */
 export const LINUX_VXLAN_PORT = 8472
 

@@ -13,12 +13,10 @@ import type {XfrmPolicy, XfrmState} from '../../model.js'
 import type {Finding} from '../types.js'
 import {defineCheck} from '../types.js'
 import {ev, fail, needAll, ok, skip, unknown} from '../lib/result.js'
-import {nodePublicIP, nodeSubnet, peerNodes, selfOf} from '../lib/flannel.js'
+import {FLANNEL_IPSEC_REQID, nodePublicIP, nodeSubnet, peerNodes, selfOf} from '../lib/flannel.js'
 import {readNetConf} from '../lib/netconf-read.js'
 import {restartFlannelOn} from '../lib/wording.js'
 import {formatCidr, normalizeCidr, normalizeIP} from '../../lib/ip.js'
-
-export const FLANNEL_REQID = 11
 
 const cidr = (s: string): string => normalizeCidr(s) ?? s
 const ip = (s: string): string => normalizeIP(s) ?? s
@@ -31,12 +29,13 @@ interface Want {
   tdst: string
 }
 
-const isFlannel = (p: XfrmPolicy): boolean => !p.socket && p.tmpls.some((t) => t.reqid === FLANNEL_REQID)
+const isFlannel = (p: XfrmPolicy): boolean =>
+  !p.socket && p.tmpls.some((t) => t.reqid === FLANNEL_IPSEC_REQID)
 const tmplOf = (p: XfrmPolicy): XfrmPolicy['tmpls'][number] | undefined =>
-  p.tmpls.find((t) => t.reqid === FLANNEL_REQID)
+  p.tmpls.find((t) => t.reqid === FLANNEL_IPSEC_REQID)
 const lines = (raw: string): string[] => raw.split('\n').map((l) => l.trimEnd())
 const describeWant = (w: Want): string =>
-  `${w.dir} ${w.src} → ${w.dst} (tunnel ${w.tsrc} → ${w.tdst}, esp reqid ${FLANNEL_REQID})`
+  `${w.dir} ${w.src} → ${w.dst} (tunnel ${w.tsrc} → ${w.tdst}, esp reqid ${FLANNEL_IPSEC_REQID})`
 
 export const check = defineCheck({
   id: 'node.xfrm',
@@ -144,12 +143,12 @@ export const check = defineCheck({
           [pub, myPub],
         ] as const) {
           const sas = states.filter((s) => s.proto === 'esp' && ip(s.src) === a && ip(s.dst) === b)
-          const bound = sas.filter((s) => s.reqid === FLANNEL_REQID)
+          const bound = sas.filter((s) => s.reqid === FLANNEL_IPSEC_REQID)
           sas.forEach((s) => saEv.push(...lines(s.raw).slice(0, 2)))
           if (bound.length > 0) continue
           if (sas.length > 0)
             problems.push(
-              `the ESP SA ${a} → ${b} has reqid ${sas.map((s) => s.reqid ?? '?').join('/')}, not ${FLANNEL_REQID}`,
+              `the ESP SA ${a} → ${b} has reqid ${sas.map((s) => s.reqid ?? '?').join('/')}, not ${FLANNEL_IPSEC_REQID}`,
             )
           else noSa.push(`${a} → ${b}`)
         }
@@ -178,7 +177,7 @@ export const check = defineCheck({
       } else {
         findings.push(
           ok(
-            `Peer ${peer.name}: out/in/fwd policies (reqid ${FLANNEL_REQID}) ${mine} ↔ ${theirs} via ${myPub} ↔ ${pub}${states ? ' and an SA each way' : ''}.`,
+            `Peer ${peer.name}: out/in/fwd policies (reqid ${FLANNEL_IPSEC_REQID}) ${mine} ↔ ${theirs} via ${myPub} ↔ ${pub}${states ? ' and an SA each way' : ''}.`,
             {
               subject: `node ${peer.name}`,
               evidence,
@@ -218,7 +217,7 @@ export const check = defineCheck({
     if (states && statesA.ok) {
       const strays = states.filter(
         (s) =>
-          s.reqid === FLANNEL_REQID &&
+          s.reqid === FLANNEL_IPSEC_REQID &&
           !(
             (ip(s.src) === myPub && peerPubs.has(ip(s.dst))) ||
             (ip(s.dst) === myPub && peerPubs.has(ip(s.src)))
@@ -228,7 +227,7 @@ export const check = defineCheck({
         findings.push(
           fail(
             'warning',
-            `${strays.length} reqid-${FLANNEL_REQID} SA(s) lead to addresses that are no node's public IP: ${[...new Set(strays.map((s) => `${s.src} → ${s.dst}`))].join(', ')}.`,
+            `${strays.length} reqid-${FLANNEL_IPSEC_REQID} SA(s) lead to addresses that are no node's public IP: ${[...new Set(strays.map((s) => `${s.src} → ${s.dst}`))].join(', ')}.`,
             {
               subject: 'leftover SAs',
               evidence: [
