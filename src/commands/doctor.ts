@@ -192,7 +192,10 @@ Exit codes: 0 healthy; 1 a finding at or above --fail-on; 2 usage error (bad fla
       import('../report/github.js'),
       import('../host/fs.js'),
     ])
-    const nodes = report.nodes.map((n) => ({node: n.node, report: n.report}))
+    // The checks that are the same on every node go to CI once, as the `cluster` suites.
+    const first = report.nodes[0]?.report
+    const cluster = report.cluster && first ? [{node: 'cluster', report: {...first, ...report.cluster}}] : []
+    const nodes = [...cluster, ...report.nodes.map((n) => ({node: n.node, report: n.report}))]
     if (flags.junit) await nodeFs.writeAtomic(flags.junit, renderJunitNodes(nodes, report.generatedAt))
     process.exitCode = report.exitCode
     if (format === 'table') process.stdout.write(renderFleet(report, {verbose: flags.verbose}))

@@ -101,8 +101,12 @@ export const newDoctorMemo = (): DoctorMemo => ({
 
 const CLUSTER_FACTS: ReadonlySet<FactKey> = new Set<FactKey>(['nodes', 'netConf', 'daemonset', 'rbac'])
 
+/** A check that reads only cluster facts: the same on every node that has the same cluster evidence. */
+export const isClusterCheck = (c: Pick<CheckDef, 'needs'>): boolean =>
+  c.needs.every((k) => CLUSTER_FACTS.has(k))
+
 function resultKey(c: CheckDef, facts: Facts, memo: DoctorMemo): string | undefined {
-  if (!c.needs.every((k) => CLUSTER_FACTS.has(k))) return undefined
+  if (!isClusterCheck(c)) return undefined
   const parts = c.needs.map((k) => {
     const v = facts.get(k) as object
     let id = memo.ids.get(v)
@@ -164,7 +168,7 @@ export function verdict(summary: Summary, failOn: FailOn): Pick<DoctorReport, 'r
 const ATTENTION: readonly Status[] = ['error', 'warning', 'unknown']
 
 /** One verdict over several node reports: failed if any failed, else incomplete if any was. */
-export function aggregateReports(reports: readonly DoctorReport[]): {
+export function aggregateReports(reports: readonly Pick<DoctorReport, 'checks' | 'exitCode'>[]): {
   result: DoctorReport['result']
   exitCode: 0 | 1 | 3
   failing: string[]

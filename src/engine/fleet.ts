@@ -18,7 +18,11 @@ import {parseNodes} from '../parse/kube.js'
 import {parseDaemonSet} from '../parse/kube-objects.js'
 import {
   aggregateReports,
+  isClusterCheck,
   newDoctorMemo,
+  summarize,
+  verdict,
+  type CheckResult,
   runDoctor,
   SelectionError,
   type DoctorReport,
@@ -82,7 +86,59 @@ export interface FleetReport {
   /** Check ids that are error, warning or unknown on at least one node, in catalogue order. */
   failing: string[]
   summary: Summary
+  /**
+   * Checks that read only cluster evidence (nodes, net-conf, DaemonSet, RBAC) and came out the same on
+   * every node: reported once here, not in each node's report.
+   */
+  cluster?: ClusterPart
   nodes: FleetNode[]
+}
+
+export interface ClusterPart {
+  result: DoctorReport['result']
+  exitCode: 0 | 1 | 3
+  summary: Summary
+  checks: CheckResult[]
+}
+
+/**
+ * Moves the cluster checks whose result is the same on every node out of the node reports into one
+ * cluster part, and recomputes each node's summary and verdict over what stays. A cluster check that
+ * differs between nodes (a node whose net-conf differs) stays with each node.
+ */
+export function splitClusterChecks(
+  nodes: readonly FleetNode[],
+  checks: readonly CheckDef[],
+  failOn: FailOn,
+): {cluster?: ClusterPart; nodes: FleetNode[]} {
+  const first = nodes[0]
+  if (first === undefined) return {nodes: [...nodes]}
+  const shared = new Set<string>()
+  for (const c of checks.filter(isClusterCheck)) {
+    const mine = first.report.checks.find((x) => x.id === c.id)
+    if (mine === undefined) continue
+    let text: string | undefined
+    const same = nodes.every((n) => {
+      const other = n.report.checks.find((x) => x.id === c.id)
+      if (other === mine) return true
+      text ??= JSON.stringify(mine)
+      return other !== undefined && JSON.stringify(other) === text
+    })
+    if (same) shared.add(c.id)
+  }
+  if (shared.size === 0) return {nodes: [...nodes]}
+  const part = (
+    list: CheckResult[],
+  ): {summary: Summary; result: DoctorReport['result']; exitCode: 0 | 1 | 3} => {
+    const summary = summarize(list)
+    return {summary, ...verdict(summary, failOn)}
+  }
+  const clusterChecks = first.report.checks.filter((x) => shared.has(x.id))
+  const out = nodes.map((n) => {
+    const own = n.report.checks.filter((x) => !shared.has(x.id))
+    return {...n, report: {...n.report, ...part(own), checks: own}}
+  })
+  return {cluster: {...part(clusterChecks), checks: clusterChecks}, nodes: out}
 }
 
 /** A node source that could not look: every node probe answers with the same reason. */
@@ -342,7 +398,20 @@ export async function runFleet(o: FleetOptions): Promise<FleetReport> {
     o.progress?.({done, total, node: t.node, result: n.report.result, access: n.access})
     return n
   })
-  const agg = aggregateReports(nodes.map((n) => n.report))
+  return fleetReport(o, now, plan, nodes)
+}
+
+/** The report over the nodes: cluster checks once, the verdict over them and every node. */
+function fleetReport(
+  o: {checks: readonly CheckDef[]; failOn: FailOn; version: string; selection: FleetSelection},
+  now: Date,
+  plan: {origin: string; clusterNodes: number; listed: boolean; notes: string[]; namespace?: string},
+  all: FleetNode[],
+): FleetReport {
+  const {cluster, nodes} = splitClusterChecks(all, o.checks, o.failOn)
+  const agg = aggregateReports([...(cluster ? [cluster] : []), ...nodes.map((n) => n.report)])
+  const order = new Map(o.checks.map((c, i) => [c.id, i]))
+  agg.failing.sort((a, b) => (order.get(a) ?? 0) - (order.get(b) ?? 0))
   const report: FleetReport = {
     schema: CLUSTER_SCHEMA,
     schemaVersion: CLUSTER_SCHEMA_VERSION,
@@ -359,6 +428,7 @@ export async function runFleet(o: FleetOptions): Promise<FleetReport> {
     notes: plan.notes,
     nodes,
   }
+  if (cluster !== undefined) report.cluster = cluster
   if (plan.namespace !== undefined) report.namespace = plan.namespace
   return report
 }
@@ -420,18 +490,16 @@ export async function bundleFleet(
     if (mn.chosen !== undefined) n.chosen = mn.chosen
     nodes.push(n)
   }
-  const out: FleetReport = {
-    schema: CLUSTER_SCHEMA,
-    schemaVersion: CLUSTER_SCHEMA_VERSION,
-    tool: {name: 'flannelctl', version: o.version},
-    generatedAt: now.toISOString(),
-    origin: `bundle ${label}`,
-    failOn: o.failOn,
-    selection: {mode: 'all', clusterNodes: manifest.clusterNodes ?? nodes.length, chosen: nodes.length},
-    ...aggregateReports(nodes.map((n) => n.report)),
-    notes: manifest.notes ?? [],
+  return fleetReport(
+    {...o, selection: {mode: 'all'}},
+    now,
+    {
+      origin: `bundle ${label}`,
+      clusterNodes: manifest.clusterNodes ?? nodes.length,
+      listed: true,
+      notes: manifest.notes ?? [],
+      ...(manifest.namespace !== undefined ? {namespace: manifest.namespace} : {}),
+    },
     nodes,
-  }
-  if (manifest.namespace !== undefined) out.namespace = manifest.namespace
-  return out
+  )
 }

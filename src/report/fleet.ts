@@ -30,7 +30,9 @@ export interface MatrixRow {
   node: string
   /** Cells after the node name (e.g. how it was reached). */
   extra: string[]
-  report: DoctorReport
+  report: Pick<DoctorReport, 'result' | 'summary' | 'checks'>
+  /** The row of the checks that are the same on every node. */
+  cluster?: boolean
 }
 
 /** The nodes × failing-checks table. */
@@ -80,11 +82,12 @@ export function groupedFindings(c: ChalkInstance, rows: readonly MatrixRow[]): s
       }
       g.nodes.push(r.node)
     }
+  const nodeRows = rows.filter((r) => !r.cluster).length
   const out: string[] = []
   for (const g of groups.values()) {
     const where =
-      rows.length > 1 && g.nodes.length === rows.length
-        ? `all ${rows.length} nodes`
+      nodeRows > 1 && g.nodes.length === nodeRows
+        ? `all ${nodeRows} nodes`
         : g.nodes.length > 4
           ? `${g.nodes.slice(0, 4).join(', ')} and ${g.nodes.length - 4} more`
           : g.nodes.join(', ')
@@ -124,7 +127,11 @@ export function renderFleet(r: FleetReport, opts: {verbose?: boolean; stream?: S
     extra: [n.access === 'exec' ? 'exec' : n.access === 'timeout' ? c.yellow('timeout') : c.dim('api only')],
     report: n.report,
   }))
-  out.push(nodeMatrix(c, rows, r.failing, ['via']))
+  // The checks that came out the same on every node: one row, named for what it stands for.
+  const clusterRow: MatrixRow[] = r.cluster
+    ? [{node: 'every node', extra: [c.dim('api')], report: r.cluster, cluster: true}]
+    : []
+  out.push(nodeMatrix(c, [...clusterRow, ...rows], r.failing, ['via']))
   const chosen = r.nodes.filter((n) => n.chosen !== undefined)
   if (chosen.length > 0) {
     out.push('', 'why these nodes:')
@@ -139,11 +146,24 @@ export function renderFleet(r: FleetReport, opts: {verbose?: boolean; stream?: S
   }
   if (r.failing.length === 0) out.push('', 'No check failed or was left unknown on any node.')
   else if (!opts.verbose) {
-    out.push('', ...groupedFindings(c, rows), '', c.dim(`--verbose shows every node's evidence and fixes`))
+    out.push(
+      '',
+      ...groupedFindings(c, [...clusterRow, ...rows]),
+      '',
+      c.dim(`--verbose shows every node's evidence and fixes`),
+    )
   }
-  if (opts.verbose)
+  if (opts.verbose) {
+    const first = r.nodes[0]?.report
+    if (r.cluster && first) {
+      const {node: _node, ...rest} = first
+      const origin = `${r.origin}: the checks that are the same on every node`
+      const part = {...rest, ...r.cluster, origin}
+      out.push('', renderReport(part, 'table', {verbose: true, command: 'doctor', stream}).trimEnd())
+    }
     for (const n of r.nodes)
       out.push('', renderReport(n.report, 'table', {verbose: true, command: 'doctor', stream}).trimEnd())
+  }
   out.push('', verdictLine(c, r, r.nodes.length))
   return out.join('\n') + '\n'
 }

@@ -48,9 +48,10 @@ const failingOn = (r: FleetReport): Record<string, string[]> =>
     ]),
   )
 const statuses = (r: FleetReport): Record<string, Record<string, string>> =>
-  Object.fromEntries(
-    r.nodes.map((n) => [n.node, Object.fromEntries(n.report.checks.map((c) => [c.id, c.status]))]),
-  )
+  Object.fromEntries([
+    ['(cluster)', Object.fromEntries((r.cluster?.checks ?? []).map((c) => [c.id, c.status]))],
+    ...r.nodes.map((n) => [n.node, Object.fromEntries(n.report.checks.map((c) => [c.id, c.status]))]),
+  ])
 
 describe('every node of a real lab through the exec API', {skip}, () => {
   let stateRoot = ''

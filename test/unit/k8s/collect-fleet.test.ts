@@ -113,6 +113,11 @@ describe('collect over every node', () => {
     const view = (r: typeof live) =>
       r.nodes.map((n) => [n.node, n.access, n.report.checks.map((c) => `${c.id}=${c.status}`)])
     assert.deepEqual(view(offline), view(live))
+    assert.deepEqual(
+      offline.cluster?.checks.map((c) => `${c.id}=${c.status}`),
+      live.cluster?.checks.map((c) => `${c.id}=${c.status}`),
+    )
+    assert.ok((live.cluster?.checks.length ?? 0) > 0, 'no check was reported once for the cluster')
     assert.equal(offline.exitCode, live.exitCode)
   })
 

@@ -6,7 +6,14 @@ import {join} from 'node:path'
 import {describe, it} from 'node:test'
 
 import {CHECKS} from '../../../src/checks/registry.js'
-import {runFleet, type FleetOptions, type FleetReport} from '../../../src/engine/fleet.js'
+import type {CheckResult} from '../../../src/engine/doctor.js'
+import {
+  runFleet,
+  splitClusterChecks,
+  type FleetNode,
+  type FleetOptions,
+  type FleetReport,
+} from '../../../src/engine/fleet.js'
 import {liveSource} from '../../../src/facts/sources.js'
 import {readBundle} from '../../../src/host/bundle-reader.js'
 import {KubeError} from '../../../src/k8s/client.js'
@@ -102,6 +109,9 @@ describe('doctor over every node', () => {
     const text = renderFleet(r, {stream: {isTTY: false}})
     assert.match(text, /node\.peers \(node-1\)/)
     assertValidClusterReport(JSON.parse(JSON.stringify(r)))
+    // The API-level checks are reported once, not in each node's report.
+    assert.equal(r.cluster?.checks.find((c) => c.id === 'kube.podcidr-overlap')?.status, 'ok')
+    assert.ok(r.nodes.every((n) => !n.report.checks.some((c) => c.id === 'kube.podcidr-overlap')))
   })
 
   it('nodes without a running flannel pod keep their API-level checks and say why', async () => {
@@ -150,8 +160,13 @@ describe('doctor over every node', () => {
     )
     assert.ok(r.nodes.every((n) => n.access === 'api-only'))
     assert.equal(client.calls.filter((x) => x.startsWith('exec ')).length, 0)
+    // The API-level checks ran once for the cluster (the same on every node), the node checks per node.
+    assert.equal(r.cluster?.checks.find((x) => x.id === 'kube.podcidr-overlap')?.status, 'ok')
     for (const n of r.nodes) {
-      assert.equal(n.report.checks.find((x) => x.id === 'kube.podcidr-overlap')?.status, 'ok')
+      assert.equal(
+        n.report.checks.find((x) => x.id === 'kube.podcidr-overlap'),
+        undefined,
+      )
       assert.equal(n.report.checks.find((x) => x.id === 'node.mtu')?.status, 'unknown')
     }
     assert.equal(r.exitCode, 3)
@@ -204,7 +219,7 @@ describe('doctor over every node', () => {
     assert.ok(r.nodes.every((n) => n.access === 'api-only'))
     assert.equal(client.calls.filter((x) => x.startsWith('exec ')).length, 0)
     // No ConfigMap on k3s: the checks that need net-conf say where it is instead of failing.
-    const ann = r.nodes[0]?.report.checks.find((x) => x.id === 'kube.flannel-annotations')
+    const ann = r.cluster?.checks.find((x) => x.id === 'kube.flannel-annotations')
     assert.equal(ann?.status, 'unknown')
     assert.match(
       ann?.findings[0]?.message ?? '',
@@ -314,5 +329,71 @@ describe('a node seen through its pod', () => {
     const l = await fs.list('/etc/cni/net.d')
     assert.deepEqual(l, {ok: true, names: ['10-flannel.conflist']})
     await assert.rejects(fs.writeAtomic('/x', 'y'), /never writes inside a pod/)
+  })
+})
+
+describe('cluster checks reported once', () => {
+  const result = (id: string, status: CheckResult['status'], message: string): CheckResult => ({
+    id,
+    area: id.split('.')[0] as string,
+    title: id,
+    severity: 'error',
+    status,
+    findings: [{status, message, evidence: []}],
+  })
+  const fleetNode = (node: string, checks: CheckResult[]): FleetNode => ({
+    node,
+    access: 'exec',
+    durationMs: 1,
+    report: {
+      schema: 'flannelctl/doctor-report',
+      schemaVersion: 1,
+      tool: {name: 'flannelctl', version: '0.1.0'},
+      generatedAt: '2026-11-25T12:00:00.000Z',
+      origin: 'test',
+      node,
+      failOn: 'error',
+      result: 'failed',
+      exitCode: 1,
+      summary: {ok: 0, error: 0, warning: 0, info: 0, unknown: 0, skip: 0},
+      checks,
+    },
+  })
+
+  it('a cluster check with the same result on every node moves to the cluster part; node verdicts are recomputed', () => {
+    const overlap = result('kube.podcidr-overlap', 'error', 'node-1 and node-2 overlap')
+    const a = fleetNode('a', [overlap, result('node.mtu', 'ok', 'fine')])
+    const b = fleetNode('b', [structuredClone(overlap), result('node.mtu', 'warning', 'veth too big')])
+    const {cluster, nodes} = splitClusterChecks([a, b], CHECKS, 'error')
+    assert.deepEqual(
+      cluster?.checks.map((c) => c.id),
+      ['kube.podcidr-overlap'],
+    )
+    assert.equal(cluster?.exitCode, 1)
+    assert.deepEqual(
+      nodes.map((n) => [n.node, n.report.checks.map((c) => c.id), n.report.result, n.report.exitCode]),
+      [
+        ['a', ['node.mtu'], 'healthy', 0],
+        ['b', ['node.mtu'], 'healthy', 0],
+      ],
+    )
+    assert.equal(nodes[1]?.report.summary.warning, 1)
+  })
+
+  it('a cluster check that differs between nodes stays with each node; node checks never move', () => {
+    const a = fleetNode('a', [result('kube.podcidr-overlap', 'ok', 'none'), result('node.mtu', 'ok', 'fine')])
+    const b = fleetNode('b', [
+      result('kube.podcidr-overlap', 'error', 'overlap'),
+      result('node.mtu', 'ok', 'fine'),
+    ])
+    const {cluster, nodes} = splitClusterChecks([a, b], CHECKS, 'error')
+    assert.equal(cluster, undefined)
+    assert.deepEqual(
+      nodes.map((n) => n.report.checks.map((c) => c.id)),
+      [
+        ['kube.podcidr-overlap', 'node.mtu'],
+        ['kube.podcidr-overlap', 'node.mtu'],
+      ],
+    )
   })
 })
