@@ -51,6 +51,15 @@ const REDACT: Partial<Record<ProbeId, (t: string) => string>> = {
   'xfrm-state': redactXfrmKeys,
 }
 
+/** JSON from the API travels compact (it can be large); a bundle is for people too: indent it. */
+function readable(text: string): string {
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2) + '\n'
+  } catch {
+    return text
+  }
+}
+
 /** Files never written, whatever asked for them. */
 export const NEVER = [/(^|\/)wgkey$/, /kubeconfig/i, /(^|\/)secrets?\//i]
 
@@ -107,7 +116,10 @@ export async function captureBundle(
         files.set(dir + name, redact(text))
       }
     } else {
-      files.set(target, redact(cap.text))
+      files.set(
+        target,
+        redact(cap.source.endsWith('(API)') && target.endsWith('.json') ? readable(cap.text) : cap.text),
+      )
     }
     if (id === 'uname') manifest.uname = cap.text.trim()
     probes[id] = {outcome: 'ok', path: cap.source}

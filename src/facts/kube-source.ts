@@ -131,7 +131,15 @@ export async function kubeFailure(
 }
 
 const listJson = (items: readonly KubeObject[]): string =>
-  JSON.stringify({apiVersion: 'v1', kind: 'List', metadata: {resourceVersion: ''}, items}, null, 2) + '\n'
+  JSON.stringify({apiVersion: 'v1', kind: 'List', metadata: {resourceVersion: ''}, items}) + '\n'
+
+interface NodeList {
+  text: string
+  /** The first node that carries k3s/RKE2 labels or annotations. */
+  k3s?: string
+  /** Some node carries flannel's annotations. */
+  annotated: boolean
+}
 
 interface Detected {
   namespace: string
@@ -173,13 +181,22 @@ export function kubeSource(
     return p
   }
 
-  const nodes = (): Promise<KubeObject[] | Fail> =>
+  /**
+   * The node list as the JSON text the parsers read, and what detection needs from it. The objects
+   * themselves are not kept: at 5,000 nodes they are most of the memory, and nothing reads them again.
+   */
+  const nodes = (): Promise<NodeList | Fail> =>
     once('nodes', async () => {
+      let items: KubeObject[]
       try {
-        return await client.listNodes()
+        items = await client.listNodes()
       } catch (e) {
         return kubeFailure(client, e, {verb: 'list', resource: 'nodes'}, 'kubectl get nodes')
       }
+      const k3s = items.find(isK3s)?.metadata?.name
+      const out: NodeList = {text: listJson(items), annotated: items.some(hasFlannelAnn)}
+      if (k3s !== undefined) out.k3s = k3s
+      return out
     })
 
   /** The DaemonSet and pods in one namespace: undefined when neither is there. */
@@ -236,13 +253,11 @@ export function kubeSource(
       if (failure !== undefined) return {namespace: fallback, how: 'default', failure}
       // No DaemonSet and no flannel pod: k3s/RKE2 run flannel inside their agent.
       const ns = await nodes()
-      if (Array.isArray(ns)) {
-        const k3s = ns.filter(isK3s)
-        const annotated = ns.filter(hasFlannelAnn)
-        if (k3s.length > 0 || annotated.length > 0) {
+      if ('text' in ns) {
+        if (ns.k3s !== undefined || ns.annotated) {
           const why =
-            k3s.length > 0
-              ? `flannel is embedded in k3s/RKE2 (node ${k3s[0]?.metadata?.name ?? '?'} carries k3s.io/rke2.io labels or annotations) and runs without a DaemonSet`
+            ns.k3s !== undefined
+              ? `flannel is embedded in k3s/RKE2 (node ${ns.k3s} carries k3s.io/rke2.io labels or annotations) and runs without a DaemonSet`
               : `flannel is embedded (nodes carry flannel annotations, but there is no ${FLANNEL_DS} DaemonSet or app=flannel pod in ${candidates.join(' or ')})`
           return {namespace: fallback, how: 'default', embedded: why}
         }
@@ -252,8 +267,8 @@ export function kubeSource(
 
   async function captureNodes(): Promise<RawCapture> {
     const r = await nodes()
-    if (!Array.isArray(r)) return r
-    return {ok: true, text: listJson(r), source: 'kubectl get nodes -o json (API)'}
+    if (!('text' in r)) return r
+    return {ok: true, text: r.text, source: 'kubectl get nodes -o json (API)'}
   }
 
   async function captureConfigMap(): Promise<RawCapture> {

@@ -58,6 +58,8 @@ describe('collect over every node', () => {
       'kubernetes/rbac.json',
     ])
       assert.ok(files.has(k) || files.has(k.replace('.yaml', '.json')), `no ${k}`)
+    // The API's JSON travels compact; the bundle indents it for people.
+    assert.match(files.get('kubernetes/nodes.json') ?? '', /^\{\n {2}"apiVersion": "v1",\n/)
     for (const n of ['node-1', 'node-2', 'node-3']) {
       assert.ok(files.has(`nodes/${n}/commands/ip-link.txt`), `no ip-link of ${n}`)
       assert.ok(files.has(`nodes/${n}/files/run/flannel/subnet.env`), `no subnet.env of ${n}`)
