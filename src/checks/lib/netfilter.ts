@@ -42,7 +42,7 @@ import type {Avail, Facts} from '../../facts/types.js'
 import type {NetConf} from '../../parse/netconf.js'
 import type {Finding} from '../types.js'
 import {unavailable, unknown} from './result.js'
-import {ANN, nodePublicIP, selfOf} from './flannel.js'
+import {nodePublicIP, selfOf} from './flannel.js'
 
 /** What is known about a packet. `src`/`dst` may be a CIDR: "some address in this network". */
 export interface Packet {
@@ -951,8 +951,7 @@ export function underlayInterface(facts: Facts, family: Family): string | undefi
   if (!nodes.ok || !addrs.ok) return undefined
   const self = selfOf(facts, nodes.value)
   if (!self) return undefined
-  const pub =
-    family === 4 ? nodePublicIP(self.node) : normalizeIP(self.node.annotations[ANN.publicIPv6] ?? '')
+  const pub = nodePublicIP(self.node, family)
   if (pub === undefined) return undefined
   return addrs.value.find((a) => normalizeIP(a.address) === pub)?.ifname
 }

@@ -13,16 +13,8 @@ import type {NetConf} from '../../parse/netconf.js'
 import type {Facts} from '../../facts/types.js'
 import {defineCheck, type Finding, type Severity} from '../types.js'
 import {ev, fail, ok, skip, unavailable, unknown} from '../lib/result.js'
-import {
-  ANN,
-  isFlannelNode,
-  nodePublicIP,
-  overlayPorts,
-  peerNodes,
-  selfOf,
-  tunnelDevice,
-} from '../lib/flannel.js'
-import {normalizeIP, type Family} from '../../lib/ip.js'
+import {isFlannelNode, nodePublicIP, overlayPorts, peerNodes, selfOf, tunnelDevice} from '../lib/flannel.js'
+import type {Family} from '../../lib/ip.js'
 import {
   contrary,
   describeWhy,
@@ -82,7 +74,7 @@ function peerList(facts: Facts, family: Family): {peers: Peer[]; note?: string} 
   const self = selfOf(facts, nodes.value)
   const peers: Peer[] = []
   for (const n of peerNodes(nodes.value, self?.node)) {
-    const ip = family === 4 ? nodePublicIP(n) : normalizeIP((n.annotations[ANN.publicIPv6] ?? '').trim())
+    const ip = nodePublicIP(n, family)
     if (ip !== undefined) peers.push({name: n.name, ip})
   }
   if (peers.length === 0) return {none: `no other flannel node has an IPv${family} public-ip annotation`}

@@ -6,6 +6,7 @@ import type {Finding} from '../../../src/checks/types.js'
 import {staticFacts, type StaticFactInput} from '../../../src/facts/static.js'
 import type {Addr, KubeNode} from '../../../src/model.js'
 import type {NetConf, NetConfFact} from '../../../src/parse/netconf.js'
+import {parseIptables} from '../../../src/parse/iptables.js'
 import {flannelNode, netConfFact} from '../../support/builders.js'
 import {ipt, nft, only} from './helpers.js'
 
@@ -206,4 +207,45 @@ test('unknown: net-conf or the rules cannot be read', () => {
   )
   assert.equal(b.status, 'unknown')
   assert.equal(b.hint, 'run flannelctl as root')
+})
+
+test('IPv6 peers are named by their public-ipv6-overwrite address when they have one, as flannel uses it', () => {
+  const v6 = (n: KubeNode, pub: string, overwrite?: string): KubeNode => ({
+    ...n,
+    annotations: {
+      ...n.annotations,
+      'flannel.alpha.coreos.com/public-ipv6': pub,
+      ...(overwrite ? {'flannel.alpha.coreos.com/public-ipv6-overwrite': overwrite} : {}),
+    },
+  })
+  const nodes = [
+    v6(NODES[0] as KubeNode, 'fd00:99::11'),
+    v6(NODES[1] as KubeNode, 'fd00:99::12', 'fd00:77::12'),
+  ]
+  const accept = parseIptables(
+    '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n',
+  )
+  const fs = run({
+    nodes,
+    addrs: [
+      ...ADDRS,
+      {
+        ifname: 'eth0',
+        family: 'inet6',
+        address: 'fd00:99::11',
+        prefixlen: 64,
+        flags: [],
+        raw: 'inet6 fd00:99::11/64 scope global',
+      },
+    ],
+    host: {nodeName: 'node-1', origin: 'test'},
+    netConf: netConf('vxlan', {}, {EnableIPv6: true, IPv6Network: 'fd00:10:244::/56'}),
+    iptables: ipt('save-b-healthy.txt'),
+    ip6tables: accept,
+    nft: nft('ruleset-iptables-nft.txt'),
+  })
+  const v6finding = fs.find((f) => f.message.includes('fd00:'))
+  assert.ok(v6finding, JSON.stringify(fs.map((f) => f.message)))
+  assert.match(v6finding.message, /from fd00:77::12 \(node node-2\)/)
+  assert.doesNotMatch(v6finding.message, /fd00:99::12/)
 })
