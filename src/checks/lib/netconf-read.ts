@@ -91,17 +91,20 @@ export function netConfKeyEvidence(f: NetConfFact, key: string, value: string | 
   const dot = key.lastIndexOf('.')
   const parent = dot === -1 ? '' : key.slice(0, dot + 1)
   const leaf = key.slice(dot + 1)
+  // A key given twice: flannel's decoder keeps the last, so the evidence quotes the last.
   const known = f.result.ok
-    ? f.result.conf.keys.find(
-        (k) =>
-          k.canonical === leaf && k.path.startsWith(parent) && !k.path.slice(parent.length).includes('.'),
-      )
+    ? [...f.result.conf.keys]
+        .reverse()
+        .find(
+          (k) =>
+            k.canonical === leaf && k.path.startsWith(parent) && !k.path.slice(parent.length).includes('.'),
+        )
     : undefined
   let lineNo = known?.line
   if (lineNo === undefined) {
     const re = keyRe(leaf)
-    const i = lines.findIndex((l) => re.test(l))
-    if (i >= 0) lineNo = i + 1
+    for (let i = lines.length - 1; i >= 0 && lineNo === undefined; i--)
+      if (re.test(lines[i] ?? '')) lineNo = i + 1
   }
   const text = lineNo === undefined ? undefined : lines[lineNo - 1]
   if (lineNo !== undefined && text !== undefined && text.trim() !== '')

@@ -11,6 +11,7 @@ import {staticFacts, type StaticFactInput} from '../../../src/facts/static.js'
 import type {KubeNode} from '../../../src/model.js'
 import {parseNodes, parsePodCidrs} from '../../../src/parse/kube.js'
 import type {NetConf, NetConfFact} from '../../../src/parse/netconf.js'
+import {netConfKeyEvidence} from '../../../src/checks/lib/netconf-read.js'
 import {netConfFromFile} from '../../../src/parse/netconf-source.js'
 import {fx} from './helpers.js'
 
@@ -462,4 +463,17 @@ test('netconf.schema: a PSK redacted by collect (sha256 digest) is not judged by
   const [f] = schema.evaluate(staticFacts({netConf: short}))
   assert.equal(f?.status, 'error')
   assert.match(f?.message ?? '', /71 characters/)
+})
+
+test('evidence for a key given twice quotes the line flannel keeps: the last', () => {
+  const f = file(
+    '{\n  "Network": "10.1.0.0/16",\n  "Network": "10.244.0.0/16",\n  "Backend": {"Type": "vxlan"}\n}\n',
+  )
+  assert.deepEqual(netConfKeyEvidence(f, 'Network', '10.244.0.0/16'), {
+    source: `${PATH}:3`,
+    lines: ['"Network": "10.244.0.0/16",'],
+  })
+  // Not parsed (a syntax error later on): the text is searched, also from the end.
+  const broken = file('{\n  "Network": "10.1.0.0/16",\n  "Network": "10.244.0.0/16",\n  "Backend": {\n}\n')
+  assert.equal(netConfKeyEvidence(broken, 'Network', undefined).source, `${PATH}:3`)
 })
