@@ -136,18 +136,22 @@ function reviewFor(reviews: readonly AccessReview[], sa: Sa, n: Need): AccessRev
   )
 }
 
+/** The role a binding grants: a ClusterRole by name, a Role by name in the binding's own namespace. */
+const boundRole = (rbac: FlannelRbac, b: RbacBinding): RbacRole | undefined =>
+  rbac.roles.find(
+    (r) =>
+      r.kind === b.roleRef.kind &&
+      r.name === b.roleRef.name &&
+      (r.kind === 'ClusterRole' || r.namespace === b.namespace),
+  )
+
 function evaluateRules(rbac: FlannelRbac, sa: Sa, n: Need, bound: readonly RbacBinding[]): Verdict {
   const absent: string[] = []
   let names: string[] | undefined
   for (const b of bound) {
     // A RoleBinding grants only in its namespace: only namespaced resources of the flannel namespace.
     if (b.kind === 'RoleBinding' && (!n.namespaced || b.namespace !== sa.namespace)) continue
-    const role = rbac.roles.find(
-      (r) =>
-        r.kind === b.roleRef.kind &&
-        r.name === b.roleRef.name &&
-        (r.kind === 'ClusterRole' || r.namespace === b.namespace),
-    )
+    const role = boundRole(rbac, b)
     if (!role) {
       absent.push(`${b.roleRef.kind} ${b.roleRef.name}`)
       continue
@@ -368,7 +372,7 @@ export const check = defineCheck({
           ...missing.flatMap((v) => (v.review ? [v.review.raw] : [])),
           ...bound.map(bindingLine),
           ...bound.flatMap((b) => {
-            const role = rbac.roles.find((r) => r.name === b.roleRef.name && r.kind === b.roleRef.kind)
+            const role = boundRole(rbac, b)
             return role ? role.rules.map((r) => ruleLine(role, r)) : []
           }),
         ]),

@@ -129,6 +129,35 @@ describe('kube.rbac from the bound roles', () => {
     assert.equal(f[0]?.subject, 'get nodes, list nodes, watch nodes, patch nodes/status')
   })
 
+  test('the evidence of a failing RoleBinding quotes the Role of its own namespace, not a namesake elsewhere', () => {
+    const r = v020()
+    const cr = r.roles[0]
+    const b = r.bindings[0]
+    assert.ok(cr && b)
+    b.kind = 'RoleBinding'
+    b.namespace = 'kube-flannel'
+    b.roleRef = {kind: 'Role', name: 'flannel-pods'}
+    const rule = (verbs: string[]): RbacRule => ({
+      apiGroups: [''],
+      resources: ['pods'],
+      verbs,
+      resourceNames: [],
+      nonResourceURLs: [],
+    })
+    r.roles = [
+      {kind: 'Role', name: 'flannel-pods', namespace: 'monitoring', rules: [rule(['delete'])]},
+      {kind: 'Role', name: 'flannel-pods', namespace: 'kube-flannel', rules: [rule(['get'])]},
+    ]
+    const f = failing(run({rbac: avail(r, RBAC)}))[0]
+    assert.ok(f, 'no failure: the RoleBinding cannot grant the node verbs')
+    const ev = lines(f)
+    assert.ok(
+      ev.includes('Role kube-flannel/flannel-pods: apiGroups [""] resources [pods] verbs [get]'),
+      ev.join('\n'),
+    )
+    assert.ok(!ev.some((l) => l.startsWith('Role monitoring/')), ev.join('\n'))
+  })
+
   test('a binding to a ClusterRole the evidence lacks → unknown, not a failure', () => {
     const r = v020()
     r.roles = []
