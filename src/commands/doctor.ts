@@ -68,7 +68,7 @@ Exit codes: 0 healthy; 1 a finding at or above --fail-on; 2 usage error (bad fla
       {CHECKS},
       {abortedReport, runDoctor, selectChecks, SelectionError},
       {bundleSource, liveSource},
-      {BundleError, readBundle},
+      {BundleError, isFleetBundle, readBundle},
       {nodeFs},
       {renderReport},
     ] = await Promise.all([
@@ -89,13 +89,14 @@ Exit codes: 0 healthy; 1 a finding at or above --fail-on; 2 usage error (bad fla
       if (flags.bundle !== undefined) {
         if (flags.netns) throw new SelectionError('--bundle and --netns exclude each other')
         const files = await readBundle(flags.bundle)
-        const {isFleetBundle, bundleFleet} = await import('../engine/fleet.js')
-        if (isFleetBundle(files))
+        if (isFleetBundle(files)) {
+          const {bundleFleet} = await import('../engine/fleet.js')
           return await this.emitFleet(
             await bundleFleet(flags.bundle, files, {checks, failOn, version: VERSION}),
             flags,
             format,
           )
+        }
         source = bundleSource(flags.bundle, files)
       } else {
         const o = liveOptionsFrom(flags)

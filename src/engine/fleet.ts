@@ -433,12 +433,6 @@ function fleetReport(
   return report
 }
 
-/** True for a bundle written by `collect --all-nodes|--nodes|--sample` (a folder per node). */
-export function isFleetBundle(files: ReadonlyMap<string, string>): boolean {
-  for (const k of files.keys()) if (k.startsWith('nodes/')) return true
-  return false
-}
-
 /**
  * `doctor --bundle` over a multi-node bundle: each node's folder with the cluster's files beside it, read
  * by the same bundle source and checks as a single-node bundle, and reported as the live run was.

@@ -106,3 +106,9 @@ export async function readBundle(path: string): Promise<Map<string, string>> {
     )
   }
 }
+
+/** True for a bundle written by `collect --all-nodes|--nodes|--sample` (a folder per node). */
+export function isFleetBundle(files: ReadonlyMap<string, string>): boolean {
+  for (const k of files.keys()) if (k.startsWith('nodes/')) return true
+  return false
+}
