@@ -156,7 +156,11 @@ Exit codes: 0 done (or nothing to do); 1 the re-plan was not empty or a command 
       if (result.plan.length === 0) this.log('# nothing to do: the kernel already matches')
       for (const op of result.plan) this.log(`${displayOp(op, flags.netns)}    # ${op.why}`)
       if (result.applied) {
-        this.log(`# applied ${result.plan.length} change${result.plan.length === 1 ? '' : 's'}`)
+        const t = result.timings
+        const ms = (x: number | undefined): string => `${(x ?? 0).toFixed(0)} ms`
+        this.log(
+          `# applied ${result.plan.length} change${result.plan.length === 1 ? '' : 's'} (read ${ms(t.readMs)}, apply ${ms(t.applyMs)}, re-plan ${ms(t.replanMs)})`,
+        )
         if (result.replan.length > 0) {
           this.log('# the plan after applying is not empty (this is a bug or a concurrent change):')
           for (const op of result.replan) this.log(`${displayOp(op, flags.netns)}    # ${op.why}`)

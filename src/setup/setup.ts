@@ -58,6 +58,8 @@ export interface SetupResult {
   /** After apply: must be empty. */
   replan: Op[]
   tookOverLock?: number
+  /** Wall time of each phase, in ms: reading the kernel, programming it, reading it again. */
+  timings: {readMs: number; applyMs?: number; replanMs?: number}
 }
 
 const NODE_FACTS: FactKey[] = ['links', 'addrs', 'routes', 'neighs', 'fdb']
@@ -166,7 +168,9 @@ export async function runSetup(o: SetupOptions, deps: {runner: Runner; fs: HostF
   try {
     if (lock) await dropAbandonedTemps(fs, [dir, dirname(o.subnetEnvPath)])
     const journal = journalStore(dir, await loadJournal(dir, scope))
+    const t0 = performance.now()
     const cur = await readCurrent(runner, fs, curOpts, journal.get(), self.annotations)
+    const readMs = performance.now() - t0
     const ifaceOpts: Parameters<typeof chooseInterface>[0] = {}
     if (o.iface?.length) ifaceOpts.iface = o.iface
     if (o.ifaceRegex?.length) ifaceOpts.ifaceRegex = o.ifaceRegex
@@ -201,6 +205,7 @@ export async function runSetup(o: SetupOptions, deps: {runner: Runner; fs: HostF
       plan: ops,
       applied: false,
       replan: [],
+      timings: {readMs},
     }
     if (lock?.tookOver !== undefined) result.tookOverLock = lock.tookOver
     if (!lock || ops.length === 0) return result
@@ -213,14 +218,18 @@ export async function runSetup(o: SetupOptions, deps: {runner: Runner; fs: HostF
     }
     if (o.netns) applyDeps.netns = o.netns
     if (o.onBatch) applyDeps.onBatch = o.onBatch
+    const t1 = performance.now()
     await applyPlan(ops, applyDeps)
     result.applied = true
+    result.timings.applyMs = performance.now() - t1
+    const t2 = performance.now()
     const after = (await o.nodes.list()).find((n) => n.name === o.nodeName)
     result.replan = plan(
       d.state,
       await readCurrent(runner, fs, curOpts, journal.get(), after?.annotations ?? {}),
       {subnetEnvPath: o.subnetEnvPath},
     )
+    result.timings.replanMs = performance.now() - t2
     return result
   } finally {
     await lock?.release()
