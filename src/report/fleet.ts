@@ -33,6 +33,8 @@ export interface MatrixRow {
   report: Pick<DoctorReport, 'result' | 'summary' | 'checks'>
   /** The row of the checks that are the same on every node. */
   cluster?: boolean
+  /** Why this node's own evidence is missing: its unknowns that say just that are listed once, elsewhere. */
+  note?: string
 }
 
 /** The nodes × failing-checks table. */
@@ -72,6 +74,7 @@ export function groupedFindings(c: ChalkInstance, rows: readonly MatrixRow[]): s
   for (const r of rows)
     for (const ch of r.report.checks.filter((x) => FAILING.includes(x.status))) {
       const f = ch.findings.find((x) => x.status === ch.status)
+      if (ch.status === 'unknown' && r.note !== undefined && f?.message.includes(r.note)) continue
       const message = f?.message ?? ch.title
       const key = `${ch.id}\u0000${ch.status}\u0000${message}`
       let g = groups.get(key)
@@ -103,7 +106,7 @@ export function verdictLine(
   nodes: number,
 ): string {
   const sum = r.summary
-  return `${plural(nodes, 'node')}: ${sum.ok} ok, ${sum.error} errors, ${sum.warning} warnings, ${sum.unknown} unknown, ${sum.skip} skipped — ${verdictText(c, r)}, exit ${r.exitCode}`
+  return `${plural(nodes, 'node')}: ${sum.ok} ok, ${plural(sum.error, 'error')}, ${plural(sum.warning, 'warning')}, ${sum.unknown} unknown, ${sum.skip} skipped — ${verdictText(c, r)}, exit ${r.exitCode}`
 }
 
 export function renderFleet(r: FleetReport, opts: {verbose?: boolean; stream?: Stream} = {}): string {
@@ -126,6 +129,7 @@ export function renderFleet(r: FleetReport, opts: {verbose?: boolean; stream?: S
     node: n.node,
     extra: [n.access === 'exec' ? 'exec' : n.access === 'timeout' ? c.yellow('timeout') : c.dim('api only')],
     report: n.report,
+    ...(n.access !== 'exec' && n.note !== undefined ? {note: n.note} : {}),
   }))
   // The checks that came out the same on every node: one row, named for what it stands for.
   const clusterRow: MatrixRow[] = r.cluster
@@ -138,7 +142,7 @@ export function renderFleet(r: FleetReport, opts: {verbose?: boolean; stream?: S
     for (const n of chosen) out.push(`  ${n.node}: ${n.chosen as string}`)
   }
   const unreached = r.nodes.filter(
-    (n) => n.access !== 'exec' && n.note !== undefined && !r.notes.includes(n.note),
+    (n) => n.access !== 'exec' && n.note !== undefined && !r.notes.some((x) => x.includes(n.note as string)),
   )
   if (unreached.length > 0) {
     out.push('', 'node checks not run:')
