@@ -20,7 +20,8 @@ import {
 } from '../support/netns.js'
 import {assertValidReport} from '../support/schema.js'
 
-const PREFIX = 'flt-lv-'
+// Unique per run: two suites on one machine (a CI job beside a developer) never share a namespace.
+const PREFIX = `flt-lv${process.pid}-`
 const support = await netnsSupport()
 const skip = support.ok ? false : support.why
 

@@ -51,7 +51,8 @@ import {
   withoutEmptyBuiltinChains,
 } from '../support/setup-helpers.js'
 
-const PREFIX = 'flt-st-'
+// Unique per run: two suites on one machine never share a namespace.
+const PREFIX = `flt-st${process.pid}-`
 const support = await netnsSupport()
 const skip = support.ok ? false : support.why
 const BIN = new URL('../../bin/run.js', import.meta.url).pathname
